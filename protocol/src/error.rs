@@ -1,0 +1,114 @@
+//! Decode errors and the error codes of the public protocol.
+
+use serde::{Deserialize, Serialize};
+
+/// The error codes a server may send in an `error` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not a valid message.
+    InvalidMessage,
+    /// The token was missing, malformed, forged or expired.
+    Unauthorized,
+    /// The client sends faster than its rate limit allows.
+    RateLimited,
+    /// The client moved faster than any human or vehicle can.
+    TooFast,
+    /// The named thing does not exist.
+    NotFound,
+    /// A backing service (Redis, SQL) is not reachable right now.
+    Unavailable,
+    /// An unexpected server fault.
+    Internal,
+    /// The client is too far from the place it named (lobby `queue`).
+    TooFar,
+    /// The request conflicts with the player's current state, e.g. a
+    /// second open ticket or a session the player is not a member of.
+    Conflict,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidMessage => "invalid_message",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::TooFast => "too_fast",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+            ErrorCode::TooFar => "too_far",
+            ErrorCode::Conflict => "conflict",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a client frame could not be decoded.
+///
+/// Every variant maps to the `invalid_message` error code. `seq` is the
+/// request's `seq` when it could still be read, so that the error reply
+/// can echo it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{kind}")]
+pub struct DecodeError {
+    /// The `seq` of the offending request, when it was readable.
+    pub seq: Option<u64>,
+    /// What was wrong.
+    pub kind: DecodeErrorKind,
+}
+
+/// The specific reason a frame was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DecodeErrorKind {
+    /// Not JSON, or a field had the wrong JSON type.
+    #[error("malformed json: {0}")]
+    Json(String),
+    /// The object had no `type` field.
+    #[error("missing field `type`")]
+    MissingType,
+    /// The `type` is not one this endpoint understands.
+    #[error("unknown message type `{0}`")]
+    UnknownType(String),
+    /// A required field was absent.
+    #[error("`{ty}` needs field `{field}`")]
+    MissingField {
+        /// The message type.
+        ty: &'static str,
+        /// The absent field.
+        field: &'static str,
+    },
+    /// A number was non-finite or outside its allowed range.
+    #[error("field `{field}` out of range: {reason}")]
+    OutOfRange {
+        /// The offending field.
+        field: &'static str,
+        /// The allowed range, in words.
+        reason: &'static str,
+    },
+    /// A string field was empty or too long.
+    #[error("field `{field}` must be 1 to {max} characters")]
+    BadLength {
+        /// The offending field.
+        field: &'static str,
+        /// The maximum length.
+        max: usize,
+    },
+}
+
+impl DecodeError {
+    pub(crate) fn new(seq: Option<u64>, kind: DecodeErrorKind) -> Self {
+        DecodeError { seq, kind }
+    }
+
+    /// The protocol error code for this fault: always `invalid_message`.
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidMessage
+    }
+}
