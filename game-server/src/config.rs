@@ -1,0 +1,123 @@
+//! Game server settings, with the contract's defaults.
+
+use std::time::Duration;
+
+/// Everything a game server can be tuned by. `Default` gives the
+/// contract's defaults and sane bounds.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// This server's id, sent in `welcome` and used for session tokens.
+    pub server_id: String,
+    /// The WebSocket URL players reach this server at (for the lobby).
+    pub public_ws_url: String,
+    /// How many players this server takes before the lobby looks elsewhere.
+    pub capacity: u32,
+    /// Creatures and POIs within this radius are sent in `nearby`.
+    pub view_radius_m: f64,
+    /// A catch must be thrown from within this distance.
+    pub catch_range_m: f64,
+    /// A spin must be made from within this distance.
+    pub spin_range_m: f64,
+    /// A player within this distance of a POI counts as a visit.
+    pub visit_radius_m: f64,
+    /// The same POI counts as one visit per player within this window.
+    pub visit_window: Duration,
+    /// Seconds before the same player can spin the same POI again.
+    pub spin_cooldown_s: i64,
+    /// Lifetime of a guest token.
+    pub token_ttl_s: i64,
+    /// The first frame must arrive within this time.
+    pub hello_timeout: Duration,
+    /// A socket with no frame at all for this long is closed.
+    pub idle_timeout: Duration,
+    /// Interval of WebSocket pings to keep NATs open and detect dead peers.
+    pub ping_interval: Duration,
+    /// Largest text frame accepted, in bytes; larger gets close 1009.
+    pub max_frame_bytes: usize,
+    /// Sustained messages per second allowed per connection.
+    pub rate_per_s: f64,
+    /// Burst of messages allowed above the sustained rate.
+    pub rate_burst: f64,
+    /// Messages refused with `rate_limited` before the socket is closed
+    /// with 1008.
+    pub flood_strikes: u32,
+    /// Frames queued for one connection's pushes before it is deemed not
+    /// to read and is disconnected.
+    pub send_queue: usize,
+    /// A write that takes longer than this means the client does not read.
+    pub write_timeout: Duration,
+    /// Most concurrent connections; more wait in the accept queue.
+    pub max_connections: usize,
+    /// Fastest plausible movement, m/s (a fast car on a highway).
+    pub max_speed_mps: f64,
+    /// Distance forgiven on every fix for GPS noise, in m.
+    pub jitter_allowance_m: f64,
+    /// Actions are refused for this long after impossible movement.
+    pub too_fast_cooldown: Duration,
+    /// Share of location updates logged to analytics (0..=1).
+    pub location_sample_rate: f64,
+    /// Length of a world tick (placement and despawn timers).
+    pub tick: Duration,
+    /// How long shutdown waits for sockets to close before giving up.
+    pub drain_timeout: Duration,
+    /// Seconds of warning players get before a shutdown closes their socket.
+    pub shutdown_notice_s: u32,
+    /// Raid boss hit points per member at the start.
+    pub boss_hp_per_member: u32,
+    /// A raid ends with `timeout` after this long.
+    pub session_duration: Duration,
+    /// Chance that a creature flees from a throw, by rarity tier
+    /// (common, uncommon, rare, epic, legendary).
+    pub flee_chance: [f64; 5],
+}
+
+impl ServerConfig {
+    /// The flee chance of a creature of `rarity`.
+    pub fn flee_chance(&self, rarity: spawner::Rarity) -> f64 {
+        let i = match rarity {
+            spawner::Rarity::Common => 0,
+            spawner::Rarity::Uncommon => 1,
+            spawner::Rarity::Rare => 2,
+            spawner::Rarity::Epic => 3,
+            spawner::Rarity::Legendary => 4,
+        };
+        self.flee_chance[i]
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            server_id: "gs-1".into(),
+            public_ws_url: "ws://127.0.0.1:8080/v1/play".into(),
+            capacity: 20_000,
+            view_radius_m: 200.0,
+            catch_range_m: 50.0,
+            spin_range_m: 40.0,
+            visit_radius_m: 40.0,
+            visit_window: Duration::from_secs(30 * 60),
+            spin_cooldown_s: 300,
+            token_ttl_s: 7 * 24 * 3600,
+            hello_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            ping_interval: Duration::from_secs(30),
+            max_frame_bytes: protocol::MAX_FRAME_BYTES,
+            rate_per_s: 20.0,
+            rate_burst: 40.0,
+            flood_strikes: 20,
+            send_queue: 256,
+            write_timeout: Duration::from_secs(5),
+            max_connections: 50_000,
+            max_speed_mps: 70.0,
+            jitter_allowance_m: 50.0,
+            too_fast_cooldown: Duration::from_secs(30),
+            location_sample_rate: 0.1,
+            tick: Duration::from_secs(1),
+            drain_timeout: Duration::from_secs(8),
+            shutdown_notice_s: 1,
+            boss_hp_per_member: 300,
+            session_duration: Duration::from_secs(180),
+            flee_chance: [0.05, 0.1, 0.2, 0.3, 0.4],
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! Handlers for the play phase: location, catch, spin, collection, and
+//! dispatch of session messages.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use protocol::ErrorCode;
+use protocol::event::EventKind;
+use protocol::play::{
+    CatchOutcome, ClientMessage, CollectedCreature, CreatureView, DespawnReason, LocationUpdate,
+    PoiView, ServerMessage, SpinOutcome,
+};
+use rand::Rng;
+use tokio::time::Instant;
+
+use crate::conn::Conn;
+use crate::movement::Verdict;
+use crate::state::{GameState, now_s};
+
+/// The most creatures one connection remembers having been shown; past
+/// this the memory is reset (the watches stay valid until despawn).
+const MAX_SHOWN: usize = 4096;
+
+/// Handles one decoded-or-not text frame. Returns the message type (for
+/// metrics) and the reply, if any.
+pub(crate) async fn handle(
+    state: &Arc<GameState>,
+    conn: &mut Conn,
+    text: &str,
+) -> (&'static str, Option<ServerMessage>) {
+    let msg = match ClientMessage::decode(text) {
+        Ok(m) => m,
+        Err(e) => {
+            let mut ev = state.event(EventKind::ProtocolError, Some(&conn.player_id));
+            ev.outcome = Some(ErrorCode::InvalidMessage.as_str().into());
+            state.emit(ev);
+            return (
+                "invalid",
+                Some(ServerMessage::error(e.seq, e.code(), e.to_string())),
+            );
+        }
+    };
+    metrics::counter!("geogame_messages_total", "type" => msg.kind()).increment(1);
+    let kind = msg.kind();
+    let reply = match msg {
+        ClientMessage::Hello { .. } => {
+            ServerMessage::error(None, ErrorCode::InvalidMessage, "already authenticated")
+        }
+        ClientMessage::Location(l) => location(state, conn, l),
+        ClientMessage::Catch { seq, creature_id } => catch(state, conn, seq, creature_id).await,
+        ClientMessage::Spin { seq, poi_id } => spin(state, conn, seq, poi_id).await,
+        ClientMessage::Collection { seq } => collection(state, conn, seq).await,
+        ClientMessage::Ping { seq } => ServerMessage::Pong { seq },
+        ClientMessage::JoinSession { seq, session_token } => {
+            crate::session::join(state, conn, seq, &session_token)
+        }
+        ClientMessage::Attack { seq } => crate::session::attack(state, conn, seq),
+        ClientMessage::RaidCatch { seq } => crate::session::raid_catch(state, conn, seq).await,
+        ClientMessage::LeaveSession { seq } => crate::session::leave_request(state, conn, seq),
+    };
+    (kind, Some(reply))
+}
+
+fn location(state: &GameState, conn: &mut Conn, l: LocationUpdate) -> ServerMessage {
+    let now = Instant::now();
+    if conn.movement.observe(l.lat, l.lon, l.accuracy, now) == Verdict::TooFast {
+        let mut ev = state.event(EventKind::ProtocolError, Some(&conn.player_id));
+        ev.outcome = Some(ErrorCode::TooFast.as_str().into());
+        ev.lat = Some(l.lat);
+        ev.lon = Some(l.lon);
+        state.emit(ev);
+        return ServerMessage::error(
+            l.seq,
+            ErrorCode::TooFast,
+            format!(
+                "impossible movement; actions are refused for {} s",
+                state.cfg.too_fast_cooldown.as_secs()
+            ),
+        );
+    }
+    let cfg = &state.cfg;
+    let (creatures, pois) = {
+        let world = state.world_read();
+        let creatures: Vec<CreatureView> = world
+            .nearby_creatures(l.lat, l.lon, cfg.view_radius_m)
+            .into_iter()
+            .filter(|(c, _)| !conn.fled_from.contains(&c.id))
+            .map(|(c, d)| CreatureView {
+                id: c.id.clone(),
+                species: c.species.to_string(),
+                rarity: crate::rarity(c.rarity),
+                lat: c.lat,
+                lon: c.lon,
+                distance_m: round1(d),
+                bearing_deg: round1(spawner::bearing_deg(l.lat, l.lon, c.lat, c.lon)),
+                expires_at: c.expires_at_ms / 1000,
+            })
+            .collect();
+        let pois: Vec<PoiView> = world
+            .nearby_pois(l.lat, l.lon, cfg.view_radius_m)
+            .into_iter()
+            .map(|(p, d)| PoiView {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                lat: p.lat,
+                lon: p.lon,
+                distance_m: round1(d),
+                sponsor: p.sponsor.clone(),
+            })
+            .collect();
+        (creatures, pois)
+    };
+    if conn.shown.len() > MAX_SHOWN {
+        conn.shown.clear();
+    }
+    for c in &creatures {
+        if conn.shown.insert(c.id.clone()) {
+            state.hub.watch(conn.id, &c.id);
+        }
+    }
+    record_visits(state, conn, &pois, now);
+    if state.next_sample() % sample_every(cfg.location_sample_rate) == 0 {
+        let mut ev = state.event(EventKind::Location, Some(&conn.player_id));
+        ev.lat = Some(l.lat);
+        ev.lon = Some(l.lon);
+        state.emit(ev);
+    }
+    ServerMessage::Nearby {
+        seq: l.seq,
+        creatures,
+        pois,
+    }
+}
+
+/// Logs a foot-traffic `visit` for each POI the player is close to, at
+/// most once per POI per visit window.
+fn record_visits(state: &GameState, conn: &mut Conn, pois: &[PoiView], now: Instant) {
+    for p in pois
+        .iter()
+        .filter(|p| p.distance_m <= state.cfg.visit_radius_m)
+    {
+        let fresh = conn
+            .visits
+            .get(&p.id)
+            .is_none_or(|t| now.saturating_duration_since(*t) >= state.cfg.visit_window);
+        if fresh {
+            conn.visits.insert(p.id.clone(), now);
+            let mut ev = state.event(EventKind::Visit, Some(&conn.player_id));
+            ev.poi_id = Some(p.id.clone());
+            ev.lat = Some(p.lat);
+            ev.lon = Some(p.lon);
+            state.emit(ev);
+        }
+    }
+}
+
+fn sample_every(rate: f64) -> u64 {
+    if rate <= 0.0 {
+        u64::MAX
+    } else {
+        (1.0 / rate.min(1.0)).round().max(1.0) as u64
+    }
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+async fn catch(
+    state: &Arc<GameState>,
+    conn: &mut Conn,
+    seq: Option<u64>,
+    creature_id: String,
+) -> ServerMessage {
+    let result = |outcome| ServerMessage::CatchResult {
+        seq,
+        creature_id: creature_id.clone(),
+        outcome,
+    };
+    if conn.movement.blocked(Instant::now()) {
+        return ServerMessage::error(
+            seq,
+            ErrorCode::TooFast,
+            "actions are refused after impossible movement",
+        );
+    }
+    let Some((plat, plon)) = conn.movement.position() else {
+        return result(CatchOutcome::TooFar);
+    };
+    if conn.fled_from.contains(&creature_id) {
+        return result(CatchOutcome::Gone);
+    }
+    // Check range and roll the flee before taking the creature, so a
+    // flee leaves it in the world for everyone else.
+    let flee_chance = {
+        let world = state.world_read();
+        let Some(c) = world.creature(&creature_id) else {
+            return result(CatchOutcome::Gone);
+        };
+        if spawner::haversine_m(plat, plon, c.lat, c.lon) > state.cfg.catch_range_m {
+            return result(CatchOutcome::TooFar);
+        }
+        state.cfg.flee_chance(c.rarity)
+    };
+    if rand::rng().random_bool(flee_chance.clamp(0.0, 1.0)) {
+        conn.fled_from.insert(creature_id.clone());
+        log_catch(state, conn, &creature_id, None, CatchOutcome::Fled);
+        return result(CatchOutcome::Fled);
+    }
+    // Taking the creature out of the world under the write lock is the
+    // in-process arbitration: exactly one thrower gets it.
+    let Some(creature) = state.world_write().take_creature(&creature_id) else {
+        return result(CatchOutcome::Gone);
+    };
+    let record = store::CaughtCreature {
+        player_id: conn.player_id.clone(),
+        creature_id: creature.id.clone(),
+        species: creature.species.to_string(),
+        rarity: crate::rarity(creature.rarity).as_str().into(),
+        poi_id: Some(creature.poi_id.clone()),
+        lat: creature.lat,
+        lon: creature.lon,
+        caught_at: now_s(),
+    };
+    let mut ev = state.event(EventKind::Catch, Some(&conn.player_id));
+    fill_creature(&mut ev, &creature);
+    ev.outcome = Some("caught".into());
+    // The catch is durable before `caught` is sent.
+    match state
+        .db
+        .record_catch(&record, std::slice::from_ref(&ev))
+        .await
+    {
+        Ok(true) => {
+            state.hub.despawn(&creature.id, DespawnReason::Caught);
+            result(CatchOutcome::Caught)
+        }
+        Ok(false) => {
+            // Another server sharing the database caught it first.
+            state.hub.despawn(&creature.id, DespawnReason::Caught);
+            result(CatchOutcome::Gone)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, creature = %creature.id, "catch not stored; creature put back");
+            state.world_write().insert_creatures(vec![creature]);
+            let code = if e.is_unavailable() {
+                ErrorCode::Unavailable
+            } else {
+                ErrorCode::Internal
+            };
+            ServerMessage::error(seq, code, "the catch could not be stored; try again")
+        }
+    }
+}
+
+pub(crate) fn fill_creature(ev: &mut protocol::event::Event, c: &spawner::Creature) {
+    ev.creature_id = Some(c.id.clone());
+    ev.species = Some(c.species.to_string());
+    ev.rarity = Some(crate::rarity(c.rarity));
+    ev.poi_id = Some(c.poi_id.clone());
+    ev.lat = Some(c.lat);
+    ev.lon = Some(c.lon);
+}
+
+/// Logs a catch that did not go to storage (a flee) as a best-effort event.
+fn log_catch(
+    state: &GameState,
+    conn: &Conn,
+    creature_id: &str,
+    c: Option<&spawner::Creature>,
+    outcome: CatchOutcome,
+) {
+    let mut ev = state.event(EventKind::Catch, Some(&conn.player_id));
+    match c {
+        Some(c) => fill_creature(&mut ev, c),
+        None => ev.creature_id = Some(creature_id.to_owned()),
+    }
+    ev.outcome = Some(catch_outcome_str(outcome).into());
+    state.emit(ev);
+}
+
+fn catch_outcome_str(o: CatchOutcome) -> &'static str {
+    match o {
+        CatchOutcome::Caught => "caught",
+        CatchOutcome::Fled => "fled",
+        CatchOutcome::Gone => "gone",
+        CatchOutcome::TooFar => "too_far",
+    }
+}
+
+async fn spin(
+    state: &Arc<GameState>,
+    conn: &mut Conn,
+    seq: Option<u64>,
+    poi_id: String,
+) -> ServerMessage {
+    let result = |outcome, items| ServerMessage::SpinResult {
+        seq,
+        poi_id: poi_id.clone(),
+        outcome,
+        items,
+    };
+    if conn.movement.blocked(Instant::now()) {
+        return ServerMessage::error(
+            seq,
+            ErrorCode::TooFast,
+            "actions are refused after impossible movement",
+        );
+    }
+    let (poi_lat, poi_lon, sponsored) = {
+        let world = state.world_read();
+        match world.poi(&poi_id) {
+            Some(p) if world.poi_active(&poi_id) => (p.lat, p.lon, p.sponsor.is_some()),
+            _ => {
+                return ServerMessage::error(seq, ErrorCode::NotFound, "no such point of interest");
+            }
+        }
+    };
+    let in_range = conn.movement.position().is_some_and(|(lat, lon)| {
+        spawner::haversine_m(lat, lon, poi_lat, poi_lon) <= state.cfg.spin_range_m
+    });
+    if !in_range {
+        return result(SpinOutcome::TooFar, BTreeMap::new());
+    }
+    let items = roll_items(sponsored);
+    let mut ev = state.event(EventKind::Spin, Some(&conn.player_id));
+    ev.poi_id = Some(poi_id.clone());
+    ev.lat = Some(poi_lat);
+    ev.lon = Some(poi_lon);
+    ev.outcome = Some("ok".into());
+    match state
+        .db
+        .try_spin(
+            &conn.player_id,
+            &poi_id,
+            now_s(),
+            state.cfg.spin_cooldown_s,
+            &items,
+            std::slice::from_ref(&ev),
+        )
+        .await
+    {
+        Ok(true) => result(SpinOutcome::Ok, items),
+        Ok(false) => result(SpinOutcome::Cooldown, BTreeMap::new()),
+        Err(e) => {
+            tracing::warn!(error = %e, "spin not stored");
+            let code = if e.is_unavailable() {
+                ErrorCode::Unavailable
+            } else {
+                ErrorCode::Internal
+            };
+            ServerMessage::error(seq, code, "the spin could not be stored; try again")
+        }
+    }
+}
+
+/// Items a spin grants: three to five draws, one more at sponsored places.
+fn roll_items(sponsored: bool) -> BTreeMap<String, u32> {
+    const TABLE: &[(&str, u32)] = &[
+        ("ball", 50),
+        ("berry", 25),
+        ("potion", 15),
+        ("great_ball", 8),
+        ("revive", 2),
+    ];
+    let total: u32 = TABLE.iter().map(|(_, w)| w).sum();
+    let mut rng = rand::rng();
+    let draws = rng.random_range(3..=5) + u32::from(sponsored);
+    let mut items = BTreeMap::new();
+    for _ in 0..draws {
+        let mut roll = rng.random_range(0..total);
+        for (name, w) in TABLE {
+            if roll < *w {
+                *items.entry((*name).to_owned()).or_insert(0) += 1;
+                break;
+            }
+            roll -= w;
+        }
+    }
+    items
+}
+
+async fn collection(state: &GameState, conn: &Conn, seq: Option<u64>) -> ServerMessage {
+    match state.db.collection(&conn.player_id).await {
+        Ok((creatures, items)) => ServerMessage::Collection {
+            seq,
+            creatures: creatures
+                .into_iter()
+                .map(|c| CollectedCreature {
+                    id: c.creature_id,
+                    species: c.species,
+                    rarity: crate::parse_rarity(&c.rarity),
+                    caught_at: c.caught_at,
+                })
+                .collect(),
+            items,
+        },
+        Err(e) => {
+            let code = if e.is_unavailable() {
+                ErrorCode::Unavailable
+            } else {
+                ErrorCode::Internal
+            };
+            ServerMessage::error(seq, code, "the collection could not be read; try again")
+        }
+    }
+}

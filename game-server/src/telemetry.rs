@@ -1,0 +1,38 @@
+//! Prometheus metrics: one recorder per process, real histogram buckets.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Buckets for latencies in seconds: 100 µs to 10 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process-wide Prometheus recorder on first use and returns
+/// its handle. Several servers in one process (tests, `geogame up`) share
+/// it. `None` when another recorder was installed first.
+pub fn prometheus() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .ok()?;
+            match builder.install_recorder() {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    tracing::warn!(error = %e, "prometheus recorder not installed");
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
+/// Renders the metrics in Prometheus text format.
+pub fn render() -> String {
+    prometheus().map(|h| h.render()).unwrap_or_default()
+}

@@ -1,0 +1,264 @@
+//! Test harness: a real game server on 127.0.0.1:0 and real WebSocket
+//! clients.
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use game_server::app::{App, AppOptions, build};
+use game_server::{GameServer, ServerConfig, serve};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+/// Where test creatures live: far from the demo POIs, so placement never
+/// interferes with what a test sets up.
+pub const HOME: (f64, f64) = (10.0, 10.0);
+
+pub const ADMIN: &str = "test-admin-token";
+pub const SECRET: &str = "0123456789abcdef0123456789abcdef-test";
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub server: GameServer,
+    pub db: store::Db,
+    pub shutdown: CancellationToken,
+    pub serve: JoinHandle<std::io::Result<()>>,
+    pub pipeline: JoinHandle<()>,
+}
+
+/// A config for tests: no flee, generous rate limit unless a test lowers it.
+pub fn config() -> ServerConfig {
+    ServerConfig {
+        flee_chance: [0.0; 5],
+        location_sample_rate: 1.0,
+        ..ServerConfig::default()
+    }
+}
+
+pub fn test_pois() -> Vec<spawner::Poi> {
+    vec![
+        spawner::Poi {
+            id: "cafe".into(),
+            name: "Test Cafe".into(),
+            lat: HOME.0 + 0.0003,
+            lon: HOME.1,
+            weight: 3.0,
+            sponsor: Some("Cafe Co".into()),
+        },
+        spawner::Poi {
+            id: "shop".into(),
+            name: "Test Shop".into(),
+            lat: HOME.0 - 0.0005,
+            lon: HOME.1,
+            weight: 1.0,
+            sponsor: None,
+        },
+    ]
+}
+
+pub async fn start(cfg: ServerConfig, dir: &Path) -> TestServer {
+    let shutdown = CancellationToken::new();
+    let opts = AppOptions {
+        data_dir: dir.to_path_buf(),
+        database_url: None,
+        redis_url: None,
+        token_secret: Some(SECRET.into()),
+        admin_token: Some(ADMIN.into()),
+        seed: 1,
+        spawn_config: None,
+        seed_pois: test_pois(),
+        server: cfg,
+        analytics: analytics::AnalyticsConfig::default(),
+    };
+    let App {
+        server,
+        db,
+        pipeline,
+        ..
+    } = build(opts, shutdown.clone(), None)
+        .await
+        .expect("build server");
+    // Tests place their own creatures; clear the warm-up population
+    // around the test POIs so counts are exact.
+    clear_creatures(&server);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serve = tokio::spawn(serve(
+        listener,
+        server.router(),
+        shutdown.clone(),
+        Duration::from_secs(5),
+    ));
+    let pipeline = tokio::spawn(pipeline.run(shutdown.clone()));
+    TestServer {
+        addr,
+        server,
+        db,
+        shutdown,
+        serve,
+        pipeline,
+    }
+}
+
+pub fn clear_creatures(server: &GameServer) {
+    server.state().with_world(|w| {
+        let ids: Vec<String> = w
+            .nearby_creatures(HOME.0, HOME.1, 100_000.0)
+            .iter()
+            .map(|(c, _)| c.id.clone())
+            .collect();
+        for id in ids {
+            w.take_creature(&id);
+        }
+    });
+}
+
+impl TestServer {
+    pub fn http(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Puts a creature `north_m` metres north of HOME.
+    pub fn place(&self, id: &str, north_m: f64, rarity: spawner::Rarity) {
+        let c = spawner::Creature {
+            id: id.into(),
+            species: Arc::from("Testmon"),
+            rarity,
+            lat: HOME.0 + north_m / 111_195.0,
+            lon: HOME.1,
+            poi_id: "cafe".into(),
+            spawned_at_ms: now_ms(),
+            expires_at_ms: now_ms() + 600_000,
+        };
+        self.server
+            .state()
+            .with_world(|w| w.insert_creatures(vec![c]));
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.serve).await;
+        self.server.drained(Duration::from_secs(5)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.pipeline).await;
+        self.db.close().await;
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+pub async fn guest(base: &str, device: &str) -> (String, String) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/auth/guest"))
+        .json(&json!({"device_id": device}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    (
+        v["player_id"].as_str().unwrap().to_owned(),
+        v["token"].as_str().unwrap().to_owned(),
+    )
+}
+
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/v1/play"))
+            .await
+            .unwrap();
+        Client { ws }
+    }
+
+    /// Signs in as a new guest and completes the hello exchange.
+    pub async fn player(srv: &TestServer, device: &str) -> (Client, String) {
+        let (pid, token) = guest(&srv.http(), device).await;
+        let mut c = Client::connect(srv.addr).await;
+        c.send(json!({"type": "hello", "token": token})).await;
+        let w = c.recv().await;
+        assert_eq!(w["type"], "welcome", "{w}");
+        assert_eq!(w["player_id"], pid.as_str());
+        assert_eq!(w["protocol"], 1);
+        (c, pid)
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.ws
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    pub async fn send_text(&mut self, s: &str) {
+        self.ws
+            .send(Message::Text(s.to_owned().into()))
+            .await
+            .unwrap();
+    }
+
+    /// The next JSON frame; fails on close or after 5 s.
+    pub async fn recv(&mut self) -> Value {
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(5), self.ws.next())
+                .await
+                .expect("no frame within 5 s")
+                .expect("socket ended")
+                .expect("socket error");
+            match m {
+                Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+    }
+
+    /// The next frame of type `ty`, skipping pushes of other types.
+    pub async fn recv_type(&mut self, ty: &str) -> Value {
+        loop {
+            let v = self.recv().await;
+            if v["type"] == ty {
+                return v;
+            }
+        }
+    }
+
+    /// Sends a location at `north_m` metres north of HOME and returns the reply.
+    pub async fn locate(&mut self, seq: u64, north_m: f64) -> Value {
+        self.send(json!({"type": "location", "seq": seq, "lat": HOME.0 + north_m / 111_195.0, "lon": HOME.1, "accuracy": 5.0})).await;
+        let v = self.recv_type("nearby").await;
+        assert_eq!(v["seq"], seq);
+        v
+    }
+
+    /// Reads until the server closes; returns the close code.
+    pub async fn closed(&mut self) -> u16 {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(15), self.ws.next())
+                .await
+                .expect("no close within 15 s")
+            {
+                Some(Ok(Message::Close(Some(f)))) => return u16::from(f.code),
+                Some(Ok(Message::Close(None))) => return u16::from(CloseCode::Status),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => panic!("socket error before close: {e}"),
+                None => panic!("socket ended without a close frame"),
+            }
+        }
+    }
+}

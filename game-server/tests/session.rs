@@ -1,0 +1,110 @@
+//! End-to-end tests of shared raid sessions on the game server.
+
+mod common;
+
+use common::{Client, SECRET, config, now_ms, start};
+use protocol::token::{SessionClaims, TokenKey};
+use serde_json::json;
+
+fn session_token(key: &TokenKey, sid: &str, players: &[&str], server: &str) -> String {
+    let now = now_ms() / 1000;
+    key.mint_session(SessionClaims {
+        sid: sid.into(),
+        players: players.iter().map(|p| (*p).to_owned()).collect(),
+        server: server.into(),
+        mode: "raid".into(),
+        poi_id: Some("cafe".into()),
+        exp: now + 120,
+        iat: now,
+        typ: String::new(),
+    })
+}
+
+#[tokio::test]
+async fn members_fight_together_and_each_gets_one_catch() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = game_server::ServerConfig {
+        boss_hp_per_member: 40,
+        ..config()
+    };
+    let srv = start(cfg, dir.path()).await;
+    let key = TokenKey::new(SECRET.as_bytes()).unwrap();
+    let (mut a, pa) = Client::player(&srv, "raider-a").await;
+    let (mut b, pb) = Client::player(&srv, "raider-b").await;
+    let token = session_token(&key, "s-1", &[&pa, &pb], "gs-1");
+
+    a.send(json!({"type":"join_session","seq":1,"session_token":token}))
+        .await;
+    let joined = a.recv_type("session_joined").await;
+    assert_eq!(joined["seq"], 1);
+    assert_eq!(joined["session_id"], "s-1");
+    assert_eq!(joined["boss"]["max_hp"], 80);
+    b.send(json!({"type":"join_session","seq":1,"session_token":token}))
+        .await;
+    b.recv_type("session_joined").await;
+    let ev = a.recv_type("session_event").await;
+    assert_eq!(ev["action"], "joined");
+    assert_eq!(ev["player_id"], pb.as_str());
+
+    // A raid_catch before victory is refused.
+    a.send(json!({"type":"raid_catch","seq":2})).await;
+    assert_eq!(a.recv_type("error").await["code"], "conflict");
+
+    // Attack until the boss falls; the other member sees every attack.
+    let mut hp = 80u64;
+    let mut seq = 10;
+    while hp > 0 {
+        a.send(json!({"type":"attack","seq":seq})).await;
+        let r = a.recv_type("attack_result").await;
+        assert_eq!(r["seq"], seq);
+        hp = r["boss_hp"].as_u64().unwrap();
+        let seen = b.recv_type("session_event").await;
+        assert_eq!(seen["action"], "attack");
+        assert_eq!(seen["player_id"], pa.as_str());
+        assert_eq!(seen["boss_hp"], hp);
+        seq += 1;
+    }
+    assert_eq!(b.recv_type("session_ended").await["outcome"], "victory");
+    a.recv_type("session_ended").await;
+
+    b.send(json!({"type":"raid_catch","seq":50})).await;
+    let r = b.recv_type("catch_result").await;
+    assert_eq!(r["outcome"], "caught", "flee chance is 0 in tests");
+    b.send(json!({"type":"raid_catch","seq":51})).await;
+    assert_eq!(
+        b.recv_type("error").await["code"],
+        "conflict",
+        "one attempt per member"
+    );
+    b.send(json!({"type":"collection","seq":52})).await;
+    let col = b.recv_type("collection").await;
+    assert_eq!(col["creatures"][0]["id"], format!("s-1:{pb}"));
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn forged_foreign_and_misaddressed_session_tokens_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(config(), dir.path()).await;
+    let key = TokenKey::new(SECRET.as_bytes()).unwrap();
+    let forger = TokenKey::new(b"not-the-real-secret-not-the-real").unwrap();
+    let (mut a, pa) = Client::player(&srv, "lonely").await;
+    let cases = [
+        session_token(&forger, "s-2", &[&pa], "gs-1"),
+        session_token(&key, "s-2", &["p_someone_else"], "gs-1"),
+        session_token(&key, "s-2", &[&pa], "gs-other"),
+        key.mint_player(&pa, now_ms() / 1000, 60).0,
+        "garbage".to_owned(),
+    ];
+    for (i, t) in cases.iter().enumerate() {
+        a.send(json!({"type":"join_session","seq":i,"session_token":t}))
+            .await;
+        let r = a.recv().await;
+        assert_eq!(r["type"], "error", "case {i}");
+        assert_eq!(r["code"], "unauthorized", "case {i}");
+        assert_eq!(r["seq"], i as u64);
+    }
+    a.send(json!({"type":"attack","seq":9})).await;
+    assert_eq!(a.recv().await["code"], "not_found", "not in a session");
+    srv.stop().await;
+}

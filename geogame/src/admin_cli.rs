@@ -1,0 +1,50 @@
+//! `geogame admin`: POI and zone files to and from a running server, over
+//! its operator API, so changes take effect live.
+
+use anyhow::{Context, bail};
+use reqwest::Method;
+
+use crate::cli::{AdminArgs, AdminTask};
+
+/// Runs one operator task and prints the server's answer.
+pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    let token = match args.admin_token {
+        Some(t) => t,
+        None => {
+            let path = args.data_dir.join("admin-token");
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("no --admin-token and cannot read {}", path.display()))?
+                .trim()
+                .to_owned()
+        }
+    };
+    let base = args.url.trim_end_matches('/');
+    let (method, path, body) = match &args.task {
+        AdminTask::ImportPois { file } => (Method::POST, "/v1/admin/pois", Some(read(file)?)),
+        AdminTask::ExportPois => (Method::GET, "/v1/admin/pois", None),
+        AdminTask::ImportZones { file } => (Method::PUT, "/v1/admin/zones", Some(read(file)?)),
+        AdminTask::ExportZones => (Method::GET, "/v1/admin/zones", None),
+    };
+    let client = reqwest::Client::new();
+    let mut req = client
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.header("content-type", "application/json").body(b);
+    }
+    let resp = req
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {base}"))?;
+    let status = resp.status();
+    let text = resp.text().await.context("reading the reply")?;
+    if !status.is_success() {
+        bail!("server refused ({status}): {text}");
+    }
+    println!("{text}");
+    Ok(())
+}
+
+fn read(file: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
+}
