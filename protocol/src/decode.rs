@@ -9,7 +9,6 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
 
 use crate::error::DecodeErrorKind as K;
 use crate::lobby::{LobbyClientMessage, Mode, QueueRequest};
@@ -51,6 +50,15 @@ struct SeqOnly {
 }
 
 fn parse(text: &str) -> Result<Raw<'_>, DecodeError> {
+    // serde's derived struct visitor also accepts a JSON array and fills the
+    // fields by position, so `["hello", null, "t", ...]` would otherwise
+    // pass as a message. Only an object is a frame.
+    if !text.trim_start().starts_with('{') {
+        return Err(DecodeError::new(
+            None,
+            K::Json("expected a json object".into()),
+        ));
+    }
     serde_json::from_str::<Raw<'_>>(text).map_err(|e| {
         // The frame did not fit the flat shape; still try to echo its seq.
         let seq = serde_json::from_str::<SeqOnly>(text)
@@ -214,7 +222,9 @@ pub(crate) fn decode_lobby(text: &str) -> Result<LobbyClientMessage, DecodeError
             };
             let poi_id = match mode {
                 Mode::Raid => Some(c.id(raw.poi_id, "poi_id")?),
-                Mode::Pvp => raw.poi_id.map(Cow::into_owned),
+                // A pvp ticket may name a place, but when it does the id
+                // obeys the same length rules as everywhere else.
+                Mode::Pvp => raw.poi_id.map(|p| c.id(Some(p), "poi_id")).transpose()?,
             };
             let (lat, lon) = c.lat_lon(raw.lat, raw.lon)?;
             let party = raw.party.unwrap_or_default();
@@ -254,81 +264,33 @@ fn truncate(s: &str) -> String {
     s.chars().take(64).collect()
 }
 
-fn obj(ty: &str, seq: Option<u64>) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("type".into(), json!(ty));
-    if let Some(s) = seq {
-        m.insert("seq".into(), json!(s));
-    }
-    m
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn put_opt(m: &mut Map<String, Value>, k: &str, v: Option<f64>) {
-    if let Some(v) = v {
-        m.insert(k.into(), json!(v));
+    #[test]
+    fn truncate_keeps_64_chars_on_char_boundaries() {
+        let long = "é".repeat(100);
+        let t = truncate(&long);
+        assert_eq!(t.chars().count(), 64);
+        assert_eq!(truncate("short"), "short");
     }
-}
 
-pub(crate) fn encode_play_client(msg: &ClientMessage) -> String {
-    let mut m = obj(msg.kind(), msg.seq());
-    match msg {
-        ClientMessage::Hello { token } => {
-            m.insert("token".into(), json!(token));
-        }
-        ClientMessage::Location(l) => {
-            m.insert("lat".into(), json!(l.lat));
-            m.insert("lon".into(), json!(l.lon));
-            put_opt(&mut m, "heading", l.heading);
-            put_opt(&mut m, "speed", l.speed);
-            put_opt(&mut m, "accuracy", l.accuracy);
-        }
-        ClientMessage::Catch { creature_id, .. } => {
-            m.insert("creature_id".into(), json!(creature_id));
-        }
-        ClientMessage::Spin { poi_id, .. } => {
-            m.insert("poi_id".into(), json!(poi_id));
-        }
-        ClientMessage::JoinSession { session_token, .. } => {
-            m.insert("session_token".into(), json!(session_token));
-        }
-        ClientMessage::Collection { .. }
-        | ClientMessage::Attack { .. }
-        | ClientMessage::RaidCatch { .. }
-        | ClientMessage::LeaveSession { .. }
-        | ClientMessage::Ping { .. } => {}
+    // Regression: serde's derived visitor accepts an array with one element
+    // per field, which let a positional array pass as a `hello`.
+    #[test]
+    fn positional_array_is_not_a_frame() {
+        let mut fields = vec![r#""hello""#, "null", r#""tok""#];
+        fields.resize(15, "null");
+        let text = format!("[{}]", fields.join(","));
+        let err = decode_play(&text).unwrap_err();
+        assert!(matches!(err.kind, K::Json(_)), "{err:?}");
+        assert!(decode_lobby(&text).is_err());
     }
-    Value::Object(m).to_string()
-}
 
-pub(crate) fn encode_lobby_client(msg: &LobbyClientMessage) -> String {
-    let m = match msg {
-        LobbyClientMessage::Hello { token } => {
-            let mut m = obj("hello", None);
-            m.insert("token".into(), json!(token));
-            m
-        }
-        LobbyClientMessage::Queue(q) => {
-            let mut m = obj("queue", q.seq);
-            m.insert("mode".into(), json!(q.mode.as_str()));
-            if let Some(p) = &q.poi_id {
-                m.insert("poi_id".into(), json!(p));
-            }
-            m.insert("lat".into(), json!(q.lat));
-            m.insert("lon".into(), json!(q.lon));
-            if let Some(l) = q.level {
-                m.insert("level".into(), json!(l));
-            }
-            if !q.party.is_empty() {
-                m.insert("party".into(), json!(q.party));
-            }
-            m
-        }
-        LobbyClientMessage::Cancel { seq, ticket_id } => {
-            let mut m = obj("cancel", *seq);
-            m.insert("ticket_id".into(), json!(ticket_id));
-            m
-        }
-        LobbyClientMessage::Ping { seq } => obj("ping", *seq),
-    };
-    Value::Object(m).to_string()
+    #[test]
+    fn leading_whitespace_before_object_is_fine() {
+        let msg = decode_play(" \n\t{\"type\":\"ping\",\"seq\":1}").unwrap();
+        assert_eq!(msg, ClientMessage::Ping { seq: Some(1) });
+    }
 }

@@ -67,7 +67,8 @@ pub struct DecodeError {
 /// The specific reason a frame was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DecodeErrorKind {
-    /// Not JSON, or a field had the wrong JSON type.
+    /// Not JSON, not a JSON object, or a field had the wrong JSON type
+    /// (including a number too large for its type, such as `1e400`).
     #[error("malformed json: {0}")]
     Json(String),
     /// The object had no `type` field.
@@ -93,11 +94,11 @@ pub enum DecodeErrorKind {
         reason: &'static str,
     },
     /// A string field was empty or too long.
-    #[error("field `{field}` must be 1 to {max} characters")]
+    #[error("field `{field}` must be 1 to {max} bytes long")]
     BadLength {
         /// The offending field.
         field: &'static str,
-        /// The maximum length.
+        /// The maximum length in bytes.
         max: usize,
     },
 }
@@ -110,5 +111,36 @@ impl DecodeError {
     /// The protocol error code for this fault: always `invalid_message`.
     pub fn code(&self) -> ErrorCode {
         ErrorCode::InvalidMessage
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_str_matches_serde_for_every_code() {
+        for c in [
+            ErrorCode::InvalidMessage,
+            ErrorCode::Unauthorized,
+            ErrorCode::RateLimited,
+            ErrorCode::TooFast,
+            ErrorCode::NotFound,
+            ErrorCode::Unavailable,
+            ErrorCode::Internal,
+            ErrorCode::TooFar,
+            ErrorCode::Conflict,
+        ] {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+            let back: ErrorCode = serde_json::from_value(c.as_str().into()).unwrap();
+            assert_eq!(back, c);
+        }
+    }
+
+    #[test]
+    fn every_decode_error_is_invalid_message() {
+        let e = DecodeError::new(Some(1), DecodeErrorKind::MissingType);
+        assert_eq!(e.code(), ErrorCode::InvalidMessage);
+        assert_eq!(e.to_string(), "missing field `type`");
     }
 }

@@ -138,3 +138,65 @@ impl Event {
         serde_json::from_str(text)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KINDS: [EventKind; 12] = [
+        EventKind::SessionStart,
+        EventKind::SessionEnd,
+        EventKind::Location,
+        EventKind::Spawn,
+        EventKind::Despawn,
+        EventKind::Catch,
+        EventKind::Spin,
+        EventKind::Visit,
+        EventKind::MatchFormed,
+        EventKind::SessionAction,
+        EventKind::ProtocolError,
+        EventKind::Latency,
+    ];
+
+    #[test]
+    fn kind_as_str_matches_serde() {
+        for k in KINDS {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+    }
+
+    #[test]
+    fn empty_optionals_are_left_out() {
+        let e = Event::new(
+            "e1".into(),
+            1_795_000_000_000,
+            EventKind::Spawn,
+            "gs-1".into(),
+        );
+        assert_eq!(
+            e.encode(),
+            r#"{"v":1,"event_id":"e1","at_ms":1795000000000,"kind":"spawn","server_id":"gs-1"}"#
+        );
+        assert_eq!(Event::decode(&e.encode()).unwrap(), e);
+    }
+
+    #[test]
+    fn full_event_round_trips() {
+        let mut e = Event::new("e2".into(), 5, EventKind::Catch, "gs-1".into());
+        e.player_id = Some("p1".into());
+        e.session_id = Some("s1".into());
+        e.creature_id = Some("c1".into());
+        e.species = Some("sprigling".into());
+        e.rarity = Some(Rarity::Rare);
+        e.poi_id = Some("poi1".into());
+        e.lat = Some(47.6);
+        e.lon = Some(-122.03);
+        e.outcome = Some("caught".into());
+        e.value = Some(1.25);
+        let text = e.encode();
+        assert_eq!(Event::decode(&text).unwrap(), e);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["rarity"], "rare");
+        assert_eq!(v.as_object().unwrap().len(), 15);
+    }
+}

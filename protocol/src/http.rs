@@ -61,3 +61,44 @@ impl ErrorBody {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_id_length_counts_characters() {
+        let ok = |s: String| GuestAuthRequest { device_id: s }.validate();
+        assert!(ok(String::new()).is_err());
+        assert!(ok("d".into()).is_ok());
+        assert!(ok("d".repeat(MAX_DEVICE_ID_LEN)).is_ok());
+        assert!(ok("d".repeat(MAX_DEVICE_ID_LEN + 1)).is_err());
+        // 128 two-byte characters are 256 bytes but still 128 characters.
+        assert!(ok("é".repeat(MAX_DEVICE_ID_LEN)).is_ok());
+    }
+
+    #[test]
+    fn error_body_has_contract_shape() {
+        let v = serde_json::to_value(ErrorBody::new("unauthorized", "bad admin token")).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"error": {"code": "unauthorized", "message": "bad admin token"}})
+        );
+    }
+
+    #[test]
+    fn guest_auth_bodies_have_contract_fields() {
+        let req: GuestAuthRequest = serde_json::from_str(r#"{"device_id":"phone-1"}"#).unwrap();
+        assert_eq!(req.device_id, "phone-1");
+        let v = serde_json::to_value(GuestAuthResponse {
+            player_id: "p1".into(),
+            token: "t".into(),
+            expires_at: 1_795_000_000,
+        })
+        .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"player_id": "p1", "token": "t", "expires_at": 1_795_000_000i64})
+        );
+    }
+}

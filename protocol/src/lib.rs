@@ -10,6 +10,7 @@
 //! newer clients can talk to older servers.
 
 mod decode;
+mod encode;
 mod error;
 pub mod event;
 pub mod http;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DecodeError, ErrorCode, decode};
+use crate::{DecodeError, ErrorCode, decode, encode};
 
 /// What kind of match a ticket asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -85,7 +85,7 @@ impl LobbyClientMessage {
 
     /// Encodes the message as a client would send it.
     pub fn encode(&self) -> String {
-        decode::encode_lobby_client(self)
+        encode::encode_lobby_client(self)
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DecodeError, ErrorCode, decode};
+use crate::{DecodeError, ErrorCode, decode, encode};
 
 /// A message from a player's app to the game server.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,7 +106,7 @@ impl ClientMessage {
     /// Encodes the message as a client would send it (used by tests and the
     /// load generator).
     pub fn encode(&self) -> String {
-        decode::encode_play_client(self)
+        encode::encode_play_client(self)
     }
 }
 
@@ -201,7 +201,7 @@ pub struct PoiView {
 pub enum CatchOutcome {
     /// The player caught it; it is stored in the collection.
     Caught,
-    /// It fled; it is gone for everyone.
+    /// It fled from this player; it stays in the world for everyone else.
     Fled,
     /// It is not there any more (caught by someone else, expired, excluded,
     /// or never existed).
@@ -226,7 +226,7 @@ pub enum SpinOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DespawnReason {
-    /// Someone caught it, or it fled from a throw.
+    /// Someone caught it.
     Caught,
     /// Its timer ran out.
     Expired,
