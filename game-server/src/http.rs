@@ -129,7 +129,19 @@ async fn play(State(state): State<Arc<GameState>>, ws: WebSocketUpgrade) -> Resp
         )
         .into_response();
     }
+    let Ok(permit) = state.sockets.clone().try_acquire_owned() else {
+        metrics::counter!("geogame_errors_total", "code" => "capacity").increment(1);
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "server is full; try another",
+        )
+        .into_response();
+    };
     ws.max_message_size(TRANSPORT_MAX_MESSAGE)
         .max_frame_size(TRANSPORT_MAX_MESSAGE)
-        .on_upgrade(move |socket| crate::conn::serve(state, socket))
+        .on_upgrade(move |socket| async move {
+            crate::conn::serve(state, socket).await;
+            drop(permit);
+        })
 }

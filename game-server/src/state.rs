@@ -55,6 +55,9 @@ pub struct GameState {
     pub(crate) sessions: Sessions,
     pub(crate) shutdown: CancellationToken,
     pub(crate) on_session_end: Option<SessionEndHook>,
+    /// One permit per open play socket, so the server never holds more
+    /// than `max_connections`.
+    pub(crate) sockets: Arc<tokio::sync::Semaphore>,
     event_seq: AtomicU64,
 }
 
@@ -70,6 +73,7 @@ impl GameState {
     /// Builds the state. `shutdown` stops every socket and task.
     pub fn new(cfg: ServerConfig, deps: GameDeps, shutdown: CancellationToken) -> Arc<Self> {
         Arc::new(GameState {
+            sockets: Arc::new(tokio::sync::Semaphore::new(cfg.max_connections)),
             cfg,
             db: deps.db,
             events: deps.events,

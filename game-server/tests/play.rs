@@ -326,3 +326,36 @@ async fn ping_gets_pong_with_seq() {
     assert_eq!(v, json!({"type":"pong","seq":42}));
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_full_server_refuses_new_sockets_with_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = game_server::ServerConfig {
+        max_connections: 2,
+        ..config()
+    };
+    let srv = start(cfg, dir.path()).await;
+    let (_a, _) = Client::player(&srv, "first").await;
+    let (_b, _) = Client::player(&srv, "second").await;
+    let err = tokio_tungstenite::connect_async(format!("ws://{}/v1/play", srv.addr))
+        .await
+        .unwrap_err();
+    match err {
+        tokio_tungstenite::tungstenite::Error::Http(resp) => assert_eq!(resp.status(), 503),
+        other => panic!("expected an HTTP 503, got {other:?}"),
+    }
+    drop(_a);
+    // The slot frees once the first socket is gone.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if tokio_tungstenite::connect_async(format!("ws://{}/v1/play", srv.addr))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "slot never freed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    srv.stop().await;
+}
