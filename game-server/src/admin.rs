@@ -21,6 +21,7 @@ use store::{AuditEntry, PoiRow, StoreError, ZoneRow};
 
 use crate::http::{ApiError, json_response};
 use crate::state::{GameState, now_ms, now_s};
+use crate::sync::Change;
 
 /// Bulk imports may be large; single features are small.
 const ADMIN_BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -153,6 +154,7 @@ async fn create_zone(
         .map_err(store_error)?;
     let feature = zone.to_feature();
     apply_zones(&state, |w, now| w.add_zone(zone, now));
+    state.sync.announce(Change::Zones);
     Ok(json_response(StatusCode::CREATED, &feature))
 }
 
@@ -185,6 +187,7 @@ async fn replace_zones(
         .map_err(store_error)?;
     let features: Vec<Value> = zones.iter().map(Zone::to_feature).collect();
     apply_zones(&state, |w, now| w.replace_zones(zones, now));
+    state.sync.announce(Change::Zones);
     Ok(json_response(
         StatusCode::OK,
         &json!({"type": "FeatureCollection", "features": features}),
@@ -210,12 +213,13 @@ async fn delete_zone(
         ));
     }
     state.world_write().remove_zone(&id);
+    state.sync.announce(Change::Zones);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Applies a zone change to the live world and pushes `excluded` despawns
 /// for the creatures it removed.
-fn apply_zones(
+pub(crate) fn apply_zones(
     state: &GameState,
     change: impl FnOnce(&mut spawner::World, i64) -> Vec<spawner::Creature>,
 ) {
@@ -276,6 +280,7 @@ async fn upsert_pois(
         .map_err(store_error)?;
     let fc = spawner::pois_to_feature_collection(pois.iter());
     state.world_write().upsert_pois(pois);
+    state.sync.announce(Change::Pois);
     Ok(json_response(StatusCode::CREATED, &fc))
 }
 

@@ -41,6 +41,8 @@ pub struct AppOptions {
     pub server: ServerConfig,
     /// Analytics pipeline settings.
     pub analytics: AnalyticsConfig,
+    /// Redis pub/sub channel for world sync between game servers.
+    pub sync_channel: String,
 }
 
 /// A built game server with what it was built from.
@@ -83,6 +85,9 @@ pub enum AppError {
     /// The token secret is unusable.
     #[error("token secret: {0}")]
     Secret(String),
+    /// Redis could not be reached for world sync.
+    #[error("world sync over redis: {0}")]
+    Redis(String),
     /// The analytics pipeline could not start.
     #[error("analytics: {0}")]
     Analytics(String),
@@ -134,7 +139,14 @@ pub async fn build(
             .map_err(|e| AppError::Analytics(e.to_string()))?,
         None => Pipeline::embedded(db.clone(), opts.analytics.clone()),
     };
+    let sync = match &opts.redis_url {
+        Some(url) => crate::sync::WorldSync::redis(url, &opts.sync_channel, &opts.server.server_id)
+            .await
+            .map_err(|e| AppError::Redis(e.to_string()))?,
+        None => crate::sync::WorldSync::Local,
+    };
     let deps = GameDeps {
+        sync,
         db: db.clone(),
         events,
         key: key.clone(),

@@ -250,10 +250,10 @@ where
                 }
                 let started = Instant::now();
                 let (kind, reply) = crate::play::handle(state, conn, &text).await;
-                if let Some(reply) = reply {
-                    if send(state, tx, &reply).await.is_err() {
-                        return End::Gone;
-                    }
+                if let Some(reply) = reply
+                    && send(state, tx, &reply).await.is_err()
+                {
+                    return End::Gone;
                 }
                 metrics::histogram!("geogame_update_to_reply_seconds", "type" => kind)
                     .record(started.elapsed().as_secs_f64());

@@ -8,7 +8,7 @@
 //! thousands of players updating at once.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -107,9 +107,7 @@ impl Hub {
     }
 
     fn shard(&self, creature: &str) -> &Mutex<HashMap<String, Vec<ConnId>>> {
-        let mut h = self.hasher.build_hasher();
-        creature.hash(&mut h);
-        &self.watchers[(h.finish() as usize) % SHARDS]
+        &self.watchers[(self.hasher.hash_one(creature) as usize) % SHARDS]
     }
 }
 

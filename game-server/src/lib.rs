@@ -34,6 +34,7 @@ pub mod secrets;
 mod server;
 mod session;
 mod state;
+mod sync;
 pub mod telemetry;
 mod tick;
 
@@ -41,6 +42,7 @@ pub use config::ServerConfig;
 pub use http::{ApiError, json_response};
 pub use server::{GameServer, LoadError, load_world, serve};
 pub use state::{GameDeps, GameState, SessionEndHook};
+pub use sync::WorldSync;
 
 /// The wire rarity of a spawner rarity.
 pub(crate) fn rarity(r: spawner::Rarity) -> protocol::play::Rarity {

@@ -79,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
         seed_pois,
         server,
         analytics: Default::default(),
+        sync_channel: "geogame:world".into(),
     };
     let shutdown = CancellationToken::new();
     let app = build(opts, shutdown.clone(), None).await?;
@@ -92,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let tasks = vec![
         app.server.spawn_tick(),
+        app.server.spawn_sync(),
         tokio::spawn(app.pipeline.run(shutdown.clone())),
     ];
     if let Some(url) = &f.redis_url {

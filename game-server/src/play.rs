@@ -119,7 +119,10 @@ fn location(state: &GameState, conn: &mut Conn, l: LocationUpdate) -> ServerMess
         }
     }
     record_visits(state, conn, &pois, now);
-    if state.next_sample() % sample_every(cfg.location_sample_rate) == 0 {
+    if state
+        .next_sample()
+        .is_multiple_of(sample_every(cfg.location_sample_rate))
+    {
         let mut ev = state.event(EventKind::Location, Some(&conn.player_id));
         ev.lat = Some(l.lat);
         ev.lon = Some(l.lon);
@@ -233,6 +236,9 @@ async fn catch(
     {
         Ok(true) => {
             state.hub.despawn(&creature.id, DespawnReason::Caught);
+            state
+                .sync
+                .announce(crate::sync::Change::Taken(creature.id.clone()));
             result(CatchOutcome::Caught)
         }
         Ok(false) => {

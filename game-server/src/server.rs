@@ -51,18 +51,25 @@ pub async fn load_world(
         db.upsert_pois(&seed, &audit).await?;
         rows = db.list_pois().await?;
     }
-    world.set_pois(
-        rows.into_iter()
-            .map(|r| Poi {
-                id: r.id,
-                name: r.name,
-                lat: r.lat,
-                lon: r.lon,
-                weight: r.weight,
-                sponsor: r.sponsor,
-            })
-            .collect(),
-    );
+    world.set_pois(rows.into_iter().map(poi_from_row).collect());
+    world.replace_zones(load_zones(db).await?, now_ms);
+    Ok(())
+}
+
+/// A spawner POI from its SQL row.
+pub(crate) fn poi_from_row(r: store::PoiRow) -> Poi {
+    Poi {
+        id: r.id,
+        name: r.name,
+        lat: r.lat,
+        lon: r.lon,
+        weight: r.weight,
+        sponsor: r.sponsor,
+    }
+}
+
+/// Every stored zone, parsed.
+pub(crate) async fn load_zones(db: &Db) -> Result<Vec<Zone>, LoadError> {
     let mut zones = Vec::new();
     for row in db.list_zones().await? {
         let v: serde_json::Value =
@@ -80,8 +87,7 @@ pub async fn load_world(
             created_at: row.created_at,
         });
     }
-    world.replace_zones(zones, now_ms);
-    Ok(())
+    Ok(zones)
 }
 
 /// A game server: its routes and its background tick.
@@ -123,6 +129,12 @@ impl GameServer {
     /// Public and operator routes on one router.
     pub fn router(&self) -> Router {
         self.public_router().merge(self.admin_router())
+    }
+
+    /// Starts listening for other game servers' world changes (a no-op
+    /// for a lone server).
+    pub fn spawn_sync(&self) -> JoinHandle<()> {
+        tokio::spawn(crate::sync::run(self.state.clone()))
     }
 
     /// Starts the world tick.

@@ -120,14 +120,16 @@ pub(crate) fn join(
             "session token does not name this player",
         );
     }
-    if let Some(current) = &conn.session {
-        if *current != claims.sid {
-            return ServerMessage::error(
-                seq,
-                ErrorCode::Conflict,
-                "already in another session; leave it first",
-            );
-        }
+    if conn
+        .session
+        .as_ref()
+        .is_some_and(|current| *current != claims.sid)
+    {
+        return ServerMessage::error(
+            seq,
+            ErrorCode::Conflict,
+            "already in another session; leave it first",
+        );
     }
     let mut sessions = lock(&state.sessions.inner);
     let enc = sessions.entry(claims.sid.clone()).or_insert_with(|| {

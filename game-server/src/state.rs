@@ -33,6 +33,8 @@ pub struct GameDeps {
     pub world: World,
     /// Tells the matchmaker a session is over.
     pub on_session_end: Option<SessionEndHook>,
+    /// How world changes reach the other game servers.
+    pub sync: crate::sync::WorldSync,
 }
 
 impl std::fmt::Debug for GameDeps {
@@ -58,6 +60,7 @@ pub struct GameState {
     /// One permit per open play socket, so the server never holds more
     /// than `max_connections`.
     pub(crate) sockets: Arc<tokio::sync::Semaphore>,
+    pub(crate) sync: crate::sync::WorldSync,
     event_seq: AtomicU64,
 }
 
@@ -84,6 +87,7 @@ impl GameState {
             sessions: Sessions::default(),
             shutdown,
             on_session_end: deps.on_session_end,
+            sync: deps.sync,
             event_seq: AtomicU64::new(0),
         })
     }

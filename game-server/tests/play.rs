@@ -92,7 +92,7 @@ async fn nearby_lists_creatures_in_radius_sorted_with_distance_and_bearing() {
         "{near}"
     );
     let bearing = near["bearing_deg"].as_f64().unwrap();
-    assert!(bearing < 1.0 || bearing > 359.0, "due north: {bearing}");
+    assert!(!(1.0..=359.0).contains(&bearing), "due north: {bearing}");
     assert!(near["expires_at"].as_i64().unwrap() > common::now_ms() / 1000);
     let pois: Vec<&str> = v["pois"]
         .as_array()
@@ -130,7 +130,7 @@ async fn bad_messages_get_invalid_message_and_the_socket_stays_open() {
         let v = c.recv().await;
         assert_eq!(v["type"], "error", "{frame}");
         assert_eq!(v["code"], "invalid_message", "{frame}");
-        if i >= 2 && i <= 7 {
+        if (2..=7).contains(&i) {
             assert_eq!(v["seq"], i as u64, "seq echoed for {frame}");
         }
     }

@@ -76,6 +76,7 @@ impl UpConfig {
                 seed_pois,
                 server,
                 analytics: analytics::AnalyticsConfig::default(),
+                sync_channel: "geogame:world".into(),
             },
         })
     }
@@ -167,6 +168,7 @@ pub async fn run(
     on_bound(addr, &app.admin_token, app.admin_token_file.clone());
 
     let tick = app.server.spawn_tick();
+    let sync = app.server.spawn_sync();
     let beat = app.server.spawn_heartbeat(registry, HEARTBEAT);
     let lobby_task = tokio::spawn({
         let lobby = lobby.clone();
@@ -192,7 +194,7 @@ pub async fn run(
     if !app.server.drained(drain).await {
         tracing::warn!("some sockets did not close before the deadline");
     }
-    for t in [tick, beat, lobby_task] {
+    for t in [tick, sync, beat, lobby_task] {
         let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
     }
     if let Some(t) = admin_task {

@@ -65,8 +65,12 @@ pub fn test_pois() -> Vec<spawner::Poi> {
 }
 
 pub async fn start(cfg: ServerConfig, dir: &Path) -> TestServer {
-    let shutdown = CancellationToken::new();
-    let opts = AppOptions {
+    start_with(options(cfg, dir)).await
+}
+
+/// The options `start` uses: SQLite in `dir`, fixed secrets, test POIs.
+pub fn options(cfg: ServerConfig, dir: &Path) -> AppOptions {
+    AppOptions {
         data_dir: dir.to_path_buf(),
         database_url: None,
         redis_url: None,
@@ -77,7 +81,12 @@ pub async fn start(cfg: ServerConfig, dir: &Path) -> TestServer {
         seed_pois: test_pois(),
         server: cfg,
         analytics: analytics::AnalyticsConfig::default(),
-    };
+        sync_channel: "geogame:world".into(),
+    }
+}
+
+pub async fn start_with(opts: AppOptions) -> TestServer {
+    let shutdown = CancellationToken::new();
     let App {
         server,
         db,
@@ -98,6 +107,8 @@ pub async fn start(cfg: ServerConfig, dir: &Path) -> TestServer {
         Duration::from_secs(5),
     ));
     let pipeline = tokio::spawn(pipeline.run(shutdown.clone()));
+    // World sync between servers (a no-op for a lone SQLite server).
+    server.spawn_sync();
     TestServer {
         addr,
         server,
