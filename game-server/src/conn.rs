@@ -104,26 +104,33 @@ where
     T: Sink<Message, Error = axum::Error> + Unpin,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
-    let first = tokio::select! {
-        r = timeout(state.cfg.hello_timeout, rx.next()) => r,
-        _ = state.shutdown.cancelled() => return Err(End::Close(close::GOING_AWAY, "server shutting down")),
-    };
-    let text = match first {
-        Err(_) => {
-            send(
-                state,
-                tx,
-                &ServerMessage::error(None, ErrorCode::Unauthorized, "no hello within 10 s"),
-            )
-            .await?;
-            return Err(End::Close(close::POLICY, "hello timeout"));
+    // Control frames (pings) may come first; only the first text frame
+    // counts, and it must arrive before the hello deadline.
+    let deadline = Instant::now() + state.cfg.hello_timeout;
+    let text = loop {
+        let next = tokio::select! {
+            r = tokio::time::timeout_at(deadline, rx.next()) => r,
+            _ = state.shutdown.cancelled() => return Err(End::Close(close::GOING_AWAY, "server shutting down")),
+        };
+        match next {
+            Err(_) => {
+                let msg = format!("no hello within {} s", state.cfg.hello_timeout.as_secs());
+                send(
+                    state,
+                    tx,
+                    &ServerMessage::error(None, ErrorCode::Unauthorized, msg),
+                )
+                .await?;
+                return Err(End::Close(close::POLICY, "hello timeout"));
+            }
+            Ok(None) => return Err(End::Gone),
+            Ok(Some(Err(e))) => return Err(read_error(&e)),
+            Ok(Some(Ok(m))) => match classify(state, m) {
+                Frame::Text(t) => break t,
+                Frame::Skip => continue,
+                Frame::End(e) => return Err(e),
+            },
         }
-        Ok(None) | Ok(Some(Err(_))) => return Err(End::Gone),
-        Ok(Some(Ok(m))) => match classify(state, m) {
-            Frame::Text(t) => t,
-            Frame::Skip => return Err(End::Close(close::POLICY, "expected hello")),
-            Frame::End(e) => return Err(e),
-        },
     };
     let token = match ClientMessage::decode(&text) {
         Ok(ClientMessage::Hello { token }) => token,
@@ -226,7 +233,6 @@ where
             incoming = rx.next() => {
                 idle_deadline = Instant::now() + cfg.idle_timeout;
                 let msg = match incoming {
-                    None | Some(Err(_)) if closing_at.is_some() => return End::Gone,
                     None => return End::Gone,
                     Some(Err(e)) => return read_error(&e),
                     Some(Ok(m)) => m,
