@@ -359,3 +359,38 @@ async fn a_full_server_refuses_new_sockets_with_503() {
     }
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_silent_socket_is_closed_after_the_idle_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = game_server::ServerConfig {
+        idle_timeout: Duration::from_millis(400),
+        ..config()
+    };
+    let srv = start(cfg, dir.path()).await;
+    let (mut c, _) = Client::player(&srv, "sleepy").await;
+    assert_eq!(c.closed().await, 1008);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn tokens_survive_a_restart_with_the_generated_signing_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = || {
+        let mut o = common::options(config(), dir.path());
+        o.token_secret = None;
+        o
+    };
+    let srv = common::start_with(opts()).await;
+    let (pid, token) = guest(&srv.http(), "returning").await;
+    srv.stop().await;
+    assert!(dir.path().join("token-secret").exists());
+
+    let srv = common::start_with(opts()).await;
+    let mut c = Client::connect(srv.addr).await;
+    c.send(json!({"type":"hello","token":token})).await;
+    let w = c.recv().await;
+    assert_eq!(w["type"], "welcome", "{w}");
+    assert_eq!(w["player_id"], pid.as_str());
+    srv.stop().await;
+}
