@@ -12,6 +12,9 @@ pub struct ServerConfig {
     pub public_ws_url: String,
     /// How many players this server takes before the lobby looks elsewhere.
     pub capacity: u32,
+    /// How many shared sessions (raids) this server hosts at once; the
+    /// lobby's registry counts room in sessions.
+    pub session_capacity: u32,
     /// Creatures and POIs within this radius are sent in `nearby`.
     pub view_radius_m: f64,
     /// A catch must be thrown from within this distance.
@@ -91,6 +94,7 @@ impl Default for ServerConfig {
             server_id: "gs-1".into(),
             public_ws_url: "ws://127.0.0.1:8080/v1/play".into(),
             capacity: 20_000,
+            session_capacity: 500,
             view_radius_m: 200.0,
             catch_range_m: 50.0,
             spin_range_m: 40.0,

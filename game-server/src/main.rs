@@ -97,9 +97,13 @@ async fn main() -> anyhow::Result<()> {
         tokio::spawn(app.pipeline.run(shutdown.clone())),
     ];
     if let Some(url) = &f.redis_url {
-        let registry = matchmaker::Registry::redis(url, "geogame", &Default::default())
-            .await
-            .context("registry")?;
+        let registry = matchmaker::Registry::redis(
+            url,
+            matchmaker::standalone::DEFAULT_REDIS_PREFIX,
+            &Default::default(),
+        )
+        .await
+        .context("registry")?;
         app.server.spawn_heartbeat(registry, Duration::from_secs(2));
     }
     let trigger = shutdown.clone();

@@ -177,8 +177,8 @@ impl GameServer {
                         let info = matchmaker::ServerInfo {
                             id: state.cfg.server_id.clone(),
                             ws_url: state.cfg.public_ws_url.clone(),
-                            capacity: state.cfg.capacity,
-                            load: state.connections() as u32,
+                            capacity: state.cfg.session_capacity,
+                            load: crate::session::count(&state) as u32,
                         };
                         if let Err(e) = registry.heartbeat(&info).await {
                             tracing::warn!(error = %e, "registry heartbeat failed");

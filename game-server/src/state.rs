@@ -102,6 +102,11 @@ impl GameState {
         self.hub.connections()
     }
 
+    /// The analytics sink this server logs to.
+    pub fn events(&self) -> &EventSink {
+        &self.events
+    }
+
     /// Where an active POI is, for the lobby's raid radius check.
     pub fn locate_poi(&self, id: &str) -> Option<(f64, f64)> {
         let w = self.world_read();

@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use game_server::app::{AppOptions, build};
 use game_server::{GameState, ServerConfig, serve};
 use matchmaker::{Backend, Lobby, MatchConfig, PoiDirectory, Registry};
+use protocol::event::{Event, EventKind};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -116,7 +117,11 @@ pub async fn run(
         if let Some(lobby) = hook_cell.get() {
             let lobby = lobby.clone();
             let sid = sid.to_owned();
-            tokio::spawn(async move { lobby.end_session(&sid).await });
+            tokio::spawn(async move {
+                if let Err(e) = lobby.end_session(&sid).await {
+                    tracing::warn!(error = %e, session = %sid, "lobby not told that a session ended");
+                }
+            });
         }
     });
     let app = build(options, shutdown.clone(), Some(on_end)).await?;
@@ -127,15 +132,35 @@ pub async fn run(
         Some(url) => (
             Backend::Redis {
                 url: url.clone(),
-                prefix: "geogame".into(),
+                prefix: matchmaker::standalone::DEFAULT_REDIS_PREFIX.into(),
             },
-            Registry::redis(url, "geogame", &cfg.lobby)
-                .await
-                .context("connecting the registry to Redis")?,
+            Registry::redis(
+                url,
+                matchmaker::standalone::DEFAULT_REDIS_PREFIX,
+                &cfg.lobby,
+            )
+            .await
+            .context("connecting the registry to Redis")?,
         ),
         None => (Backend::Memory, Registry::memory(&cfg.lobby)),
     };
-    let on_match: Arc<dyn Fn(&matchmaker::MatchRecord) + Send + Sync> = Arc::new(|_| {});
+    let state = app.server.state().clone();
+    let on_match: Arc<dyn Fn(&matchmaker::MatchRecord) + Send + Sync> = Arc::new(move |m| {
+        // One event per player, so activity reports count every member.
+        for player in &m.players {
+            let mut ev = Event::new(
+                uuid::Uuid::now_v7().to_string(),
+                m.formed_at_ms,
+                EventKind::MatchFormed,
+                "lobby-1".into(),
+            );
+            ev.player_id = Some(player.clone());
+            ev.session_id = Some(m.session_id.clone());
+            ev.poi_id = m.poi_id.clone();
+            ev.outcome = Some(m.mode.as_str().into());
+            state.events().emit(ev);
+        }
+    });
     let lobby = Lobby::new(
         cfg.lobby.clone(),
         backend,
