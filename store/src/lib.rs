@@ -1,1 +1,37 @@
-//! placeholder
+//! geogame's SQL persistence layer: one code path over SQLite and PostgreSQL.
+//!
+//! [`Db`] holds either an SQLite pool (the embedded `geogame up`
+//! deployment) or a PostgreSQL pool (the scaled-out one). Every method runs
+//! the same SQL on both where the dialects agree (both accept `$1`
+//! placeholders, `ON CONFLICT` upserts and `RETURNING`), and keeps two
+//! statements only where they do not (bulk inserts, array binds).
+//!
+//! Layout:
+//! - `db`: [`Db`], opening, connecting, migrations, health;
+//! - `error`: [`StoreError`] and the mapping from sqlx errors;
+//! - `players`: device to player ids;
+//! - `game`: catches, spins and collections;
+//! - `world`: points of interest, exclusion zones and the audit log;
+//! - `events`: the transactional outbox and the analytics `events` table.
+//!
+//! Each backend has its own migrations folder (`migrations/sqlite`,
+//! `migrations/postgres`), run when the database is opened. No query is
+//! checked at compile time, so building needs no database.
+
+#[macro_use]
+mod macros;
+
+mod db;
+mod error;
+mod events;
+mod game;
+mod players;
+mod world;
+
+pub use db::{Db, PgConfig, SqliteConfig};
+pub use error::StoreError;
+pub use game::CaughtCreature;
+pub use world::{AuditEntry, PoiRow, ZoneRow};
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,39 @@
+//! Internal macros that run the same statements on either backend.
+//!
+//! The body is written once and compiled once per backend, so queries,
+//! binds and row decoding are shared while the pool types stay concrete.
+
+/// Runs `$body` with `$pool` bound to the [`crate::Db`]'s pool.
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite($pool) => $body,
+            $crate::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$tx` bound to a fresh write transaction, which the
+/// body must commit; dropping it rolls back.
+///
+/// On SQLite the transaction starts with `BEGIN IMMEDIATE`, which takes the
+/// write lock up front (waiting under `busy_timeout`). A deferred `BEGIN`
+/// would take it only at the first write, and in WAL mode a reader that
+/// upgrades after another writer committed fails with `SQLITE_BUSY` at once
+/// instead of waiting.
+macro_rules! write_tx {
+    ($db:expr, $tx:ident => $body:expr) => {
+        match $db {
+            $crate::Db::Sqlite(pool) => {
+                #[allow(unused_mut)]
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                $body
+            }
+            $crate::Db::Postgres(pool) => {
+                #[allow(unused_mut)]
+                let mut $tx = pool.begin().await?;
+                $body
+            }
+        }
+    };
+}

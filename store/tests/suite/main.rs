@@ -1,0 +1,116 @@
+//! The store's integration suite: every case runs against SQLite (a file in
+//! a temp dir) and PostgreSQL (a fresh database per test).
+
+mod cases_events;
+mod cases_game;
+mod cases_world;
+mod crash;
+mod harness;
+mod outage;
+
+use std::time::{Duration, Instant};
+
+/// Generates one `#[tokio::test]` per backend for each named case; a case is
+/// `async fn(&mut Fixture)` in one of the `cases_*` modules.
+macro_rules! both_backends {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let mut f = crate::harness::Fixture::sqlite().await;
+                    crate::$module::$case(&mut f).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(mut f) = crate::harness::Fixture::postgres().await else {
+                        return;
+                    };
+                    crate::$module::$case(&mut f).await;
+                }
+            )*
+        }
+    };
+}
+
+both_backends!(
+    cases_game::device_maps_to_one_player,
+    cases_game::concurrent_first_sight_agrees,
+    cases_game::catch_is_stored_once,
+    cases_game::fifty_concurrent_catches_one_winner,
+    cases_game::catch_survives_reopen,
+    cases_game::collection_is_oldest_first_with_items,
+    cases_game::spin_respects_cooldown,
+    cases_game::concurrent_spins_one_grant,
+    cases_world::pois_upsert_and_audit,
+    cases_world::zone_insert_and_delete,
+    cases_world::replace_zones_is_atomic,
+    cases_world::audit_is_newest_first,
+    cases_events::outbox_batch_and_delete,
+    cases_events::insert_events_is_idempotent,
+    cases_events::insert_events_stores_every_column,
+    cases_events::relay_moves_exactly_once,
+    cases_events::corrupt_outbox_row_is_reported,
+    cases_events::closed_pool_is_unavailable,
+);
+
+#[tokio::test]
+async fn unreachable_postgres_is_unavailable_quickly() {
+    let started = Instant::now();
+    let err = store::Db::connect_postgres("postgres://postgres@127.0.0.1:1/postgres")
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn sqlite_creates_missing_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a").join("b").join("game.db");
+    let db = store::Db::open_sqlite(&path).await.unwrap();
+    assert_eq!(db.backend(), "sqlite");
+    db.ping().await.unwrap();
+    assert!(path.exists());
+    db.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_connections_are_durable_wal() {
+    let f = harness::Fixture::sqlite().await;
+    // Check every pooled connection, not only the first one.
+    let store::Db::Sqlite(pool) = &f.db else {
+        unreachable!()
+    };
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut conn = pool.acquire().await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!((mode.as_str(), sync, fk), ("wal", 2, 1));
+        assert!(busy >= 1000, "busy_timeout {busy}");
+        held.push(conn);
+    }
+}
