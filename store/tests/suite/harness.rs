@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use protocol::event::{Event, EventKind};
 use store::Db;
+use store::testing::TempPostgres;
 
 /// A store under test and what it needs to be reopened and cleaned up.
 pub(crate) struct Fixture {
@@ -17,7 +18,7 @@ enum Kind {
         _dir: tempfile::TempDir,
         path: PathBuf,
     },
-    Postgres(PgDatabase),
+    Postgres(TempPostgres),
 }
 
 impl Fixture {
@@ -35,30 +36,8 @@ impl Fixture {
     /// A fresh PostgreSQL database, or `None` when the server is unreachable
     /// outside CI (in CI, an unreachable server fails the test).
     pub(crate) async fn postgres() -> Option<Fixture> {
-        let admin_url = std::env::var("GEOGAME_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string());
-        let admin = match sqlx::PgPool::connect(&admin_url).await {
-            Ok(pool) => pool,
-            Err(e) => {
-                if std::env::var("CI").as_deref() == Ok("true") {
-                    panic!("postgres unreachable at {admin_url} in CI: {e}");
-                }
-                eprintln!("skipping: postgres unreachable at {admin_url}: {e}");
-                return None;
-            }
-        };
-        let name = format!("geogame_store_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-        let guard = PgDatabase {
-            url: database_url(&admin_url, &name),
-            admin_url,
-            name,
-        };
-        let db = Db::connect_postgres(&guard.url).await.unwrap();
+        let guard = TempPostgres::create("geogame_store").await?;
+        let db = Db::connect_postgres(guard.url()).await.unwrap();
         Some(Fixture {
             db,
             kind: Kind::Postgres(guard),
@@ -71,14 +50,14 @@ impl Fixture {
         self.db.close().await;
         self.db = match &self.kind {
             Kind::Sqlite { path, .. } => Db::open_sqlite(path).await.unwrap(),
-            Kind::Postgres(g) => Db::connect_postgres(&g.url).await.unwrap(),
+            Kind::Postgres(g) => Db::connect_postgres(g.url()).await.unwrap(),
         };
     }
 
     /// The database URL, for PostgreSQL fixtures.
     pub(crate) fn pg_url(&self) -> Option<&str> {
         match &self.kind {
-            Kind::Postgres(g) => Some(&g.url),
+            Kind::Postgres(g) => Some(g.url()),
             Kind::Sqlite { .. } => None,
         }
     }
@@ -97,45 +76,6 @@ impl Fixture {
             Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()).unwrap(),
             Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()).unwrap(),
         }
-    }
-}
-
-/// `admin_url` with its database name replaced by `name`.
-fn database_url(admin_url: &str, name: &str) -> String {
-    let (base, query) = match admin_url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (admin_url, String::new()),
-    };
-    let (server, _) = base.rsplit_once('/').unwrap();
-    format!("{server}/{name}{query}")
-}
-
-/// Drops its test database when the test ends, even by panic.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        // The test's runtime may be shutting down, so the drop runs on its
-        // own thread with its own runtime.
-        let dropper = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
-                    let _ = sqlx::query(&sql).execute(&admin).await;
-                    admin.close().await;
-                }
-            });
-        });
-        let _ = dropper.join();
     }
 }
 
