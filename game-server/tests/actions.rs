@@ -241,3 +241,41 @@ async fn expired_creatures_are_pushed_as_despawn_expired() {
     );
     srv.stop().await;
 }
+
+/// Regression: a creature caught before its timer ran out left a stale
+/// expiry entry, and the next tick past that time spun forever (found by
+/// the load test against the demo world).
+#[tokio::test]
+async fn a_tick_after_an_early_catch_does_not_hang() {
+    let (srv, _d) = server().await;
+    let c = spawner::Creature {
+        id: "early".into(),
+        species: std::sync::Arc::from("Testmon"),
+        rarity: spawner::Rarity::Common,
+        lat: common::HOME.0,
+        lon: common::HOME.1,
+        poi_id: "cafe".into(),
+        spawned_at_ms: common::now_ms(),
+        expires_at_ms: common::now_ms() + 200,
+    };
+    srv.server
+        .state()
+        .with_world(|w| w.insert_creatures(vec![c]));
+    let (mut p, _) = Client::player(&srv, "quick").await;
+    p.locate(1, 0.0).await;
+    p.send(json!({"type":"catch","seq":2,"creature_id":"early"}))
+        .await;
+    assert_eq!(p.recv_type("catch_result").await["outcome"], "caught");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A plain thread, so a hung tick fails this test instead of hanging the
+    // runtime's shutdown.
+    let server = srv.server.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        server.tick_now();
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("the tick returned");
+    srv.stop().await;
+}

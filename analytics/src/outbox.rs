@@ -1,0 +1,112 @@
+//! The outbox relay: moves acknowledged events (catch, spin, match), which
+//! the store writes into the `outbox` table in the same transaction as the
+//! game state, on to the analytics `events` table.
+//!
+//! - Embedded: [`store::Db::relay_outbox_locally`] copies rows into
+//!   `events` and deletes them from `outbox` in one transaction, so a crash
+//!   leaves each row either still in the outbox or already in `events`.
+//! - Scaled out: rows are XADDed to the stream, and deleted from the outbox
+//!   only after the XADD succeeded. A crash in between sends them again;
+//!   the sink stores each `event_id` once, so they still count once.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use store::Db;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::backoff::Backoff;
+use crate::config::AnalyticsConfig;
+use crate::error::AnalyticsError;
+use crate::stream;
+
+/// Where the outbox goes.
+pub(crate) enum Relay {
+    /// Into the same database's `events` table.
+    Local(Db),
+    /// Into the Redis stream.
+    Stream {
+        db: Db,
+        conn: ConnectionManager,
+        key: String,
+    },
+}
+
+impl Relay {
+    /// Relays up to `limit` rows; returns how many were relayed.
+    pub(crate) async fn step(&mut self, limit: usize) -> Result<u64, AnalyticsError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let moved = match self {
+            Relay::Local(db) => db.relay_outbox_locally(limit).await?,
+            Relay::Stream { db, conn, key } => {
+                let rows = db.outbox_batch(limit).await?;
+                if rows.is_empty() {
+                    return Ok(0);
+                }
+                let (ids, events): (Vec<i64>, Vec<_>) = rows.into_iter().unzip();
+                stream::publish(conn, key, &events).await?;
+                // A crash here re-sends these rows after restart; the sink
+                // dedups them by event_id.
+                db.outbox_delete(&ids).await?;
+                ids.len() as u64
+            }
+        };
+        if moved > 0 {
+            metrics::counter!("geogame_outbox_relayed_total").increment(moved);
+        }
+        Ok(moved)
+    }
+}
+
+/// Relays the outbox until `shutdown`, then makes a last pass (bounded by
+/// `flush_timeout`) so that what was acknowledged just before shutdown goes
+/// out now rather than at the next start.
+pub(crate) async fn relay_loop(
+    mut relay: Relay,
+    cfg: AnalyticsConfig,
+    shutdown: CancellationToken,
+) {
+    let limit = cfg.outbox_batch;
+    let mut backoff = Backoff::new(cfg.retry_min, cfg.retry_max);
+    while !shutdown.is_cancelled() {
+        match relay.step(limit).await {
+            Ok(n) => {
+                backoff.reset();
+                // A full batch means more rows are probably waiting.
+                if n as usize >= limit {
+                    continue;
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = tokio::time::sleep(cfg.outbox_interval) => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox relay failed, retrying");
+                backoff.wait(&shutdown).await;
+            }
+        }
+    }
+    final_pass(&mut relay, limit, cfg.flush_timeout).await;
+}
+
+async fn final_pass(relay: &mut Relay, limit: usize, budget: Duration) {
+    let deadline = Instant::now() + budget;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, relay.step(limit)).await {
+            Ok(Ok(n)) if (n as usize) < limit => return,
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                // Rows stay in the outbox and go out at the next start.
+                tracing::warn!(error = %e, "last outbox pass failed; rows stay in the outbox");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!("last outbox pass ran out of time; rows stay in the outbox");
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The standalone `analytics` service: flags, start-up checks, and the run
+//! loop that consumes the stream and serves the reports. `main.rs` only
+//! parses flags, sets up logging and waits for a signal.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use store::Db;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{AnalyticsConfig, default_consumer_name};
+use crate::consumer::Consumer;
+use crate::reports::reports_router;
+
+/// Command-line flags of `analytics`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "analytics",
+    version,
+    about = "geogame analytics: consumes game events from a Redis stream into SQL and serves the reports",
+    long_about = "geogame analytics: consumes game events from a Redis stream (consumer group) into \
+SQL (PostgreSQL, or SQLite) and serves GET /v1/reports/*. Run several instances with the same \
+--group and different --consumer names to share the stream's load."
+)]
+pub struct Args {
+    /// Redis holding the event stream, e.g. redis://127.0.0.1:6379
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: String,
+    /// SQL database: postgres://user@host/db, or sqlite:PATH
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// Address to serve the reports, /healthz and /metrics on
+    #[arg(long, default_value = "127.0.0.1:8083", env = "ANALYTICS_LISTEN")]
+    pub listen: SocketAddr,
+    /// This instance's consumer name in the group (default: HOSTNAME-pid);
+    /// keep it stable across restarts to resume pending entries at once
+    #[arg(long, env = "ANALYTICS_CONSUMER")]
+    pub consumer: Option<String>,
+    /// The Redis stream key
+    #[arg(long, default_value = "geogame:events")]
+    pub stream_key: String,
+    /// The consumer group
+    #[arg(long, default_value = "analytics")]
+    pub group: String,
+    /// Claim entries another consumer left pending this long (ms)
+    #[arg(long, default_value_t = 30_000)]
+    pub claim_idle_ms: u64,
+    /// Most entries stored per SQL transaction
+    #[arg(long, default_value_t = 2_000)]
+    pub batch_max: usize,
+}
+
+impl Args {
+    /// The pipeline configuration these flags describe.
+    pub fn config(&self) -> AnalyticsConfig {
+        AnalyticsConfig {
+            stream_key: self.stream_key.clone(),
+            group: self.group.clone(),
+            consumer: self.consumer.clone().unwrap_or_else(default_consumer_name),
+            claim_idle: Duration::from_millis(self.claim_idle_ms),
+            claim_interval: Duration::from_millis(self.claim_idle_ms.clamp(100, 5_000)),
+            batch_max: self.batch_max,
+            ..AnalyticsConfig::default()
+        }
+    }
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The SQL database could not be opened or reached.
+    #[error("cannot open the database at {url}: {source}")]
+    Database {
+        /// The URL with any password removed.
+        url: String,
+        /// The store's error.
+        source: store::StoreError,
+    },
+    /// Redis could not be reached.
+    #[error("cannot reach redis at {url}: {source} (is redis running?)")]
+    Redis {
+        /// The URL with any password removed.
+        url: String,
+        /// The client's error.
+        source: redis::RedisError,
+    },
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The consumer configuration is unusable.
+    #[error(transparent)]
+    Analytics(#[from] crate::AnalyticsError),
+    /// Serving HTTP failed.
+    #[error("http server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A started service: database open, Redis reachable, listener bound.
+pub struct Service {
+    listener: TcpListener,
+    db: Db,
+    consumer: Consumer,
+    metrics: Option<PrometheusHandle>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("listener", &self.listener)
+            .finish()
+    }
+}
+
+impl Service {
+    /// Checks both backends and binds the listener, failing fast with a
+    /// clear message when one is missing.
+    pub async fn start(args: &Args) -> Result<Service, ServiceError> {
+        let db = open_db(&args.database_url)
+            .await
+            .map_err(|source| ServiceError::Database {
+                url: redact(&args.database_url),
+                source,
+            })?;
+        let client = crate::stream::client(&args.redis_url)?;
+        let redis_err = |source| ServiceError::Redis {
+            url: redact(&args.redis_url),
+            source,
+        };
+        let mut conn = crate::stream::blocking_connection(&client, Duration::from_secs(1))
+            .await
+            .map_err(redis_err)?;
+        redis::cmd("PING")
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        let listener =
+            TcpListener::bind(args.listen)
+                .await
+                .map_err(|source| ServiceError::Listen {
+                    addr: args.listen,
+                    source,
+                })?;
+        let consumer = Consumer::new(&args.redis_url, db.clone(), args.config())?;
+        // Only the first recorder in a process can be installed; a second
+        // service in the same process (tests) just serves no metrics.
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let metrics = metrics::set_global_recorder(recorder).ok().map(|()| handle);
+        Ok(Service {
+            listener,
+            db,
+            consumer,
+            metrics,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Consumes and serves until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServiceError> {
+        let Service {
+            listener,
+            db,
+            consumer,
+            metrics,
+        } = self;
+        let consumer_task = tokio::spawn(consumer.run(shutdown.clone()));
+        let metrics_route = get(move || {
+            let m = metrics.clone();
+            async move { m.map(|h| h.render()).unwrap_or_default() }
+        });
+        let app: Router = reports_router(db.clone())
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/metrics", metrics_route);
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await;
+        // The HTTP server may also stop on its own error; stop the consumer.
+        shutdown.cancel();
+        match consumer_task.await {
+            Ok(Err(e)) => tracing::error!(error = %e, "consumer failed"),
+            Err(e) => tracing::error!(error = %e, "consumer task panicked"),
+            Ok(Ok(())) => {}
+        }
+        db.close().await;
+        served.map_err(ServiceError::Serve)
+    }
+}
+
+/// Opens PostgreSQL for `postgres://` URLs, else SQLite (`sqlite:PATH` or
+/// a bare path).
+async fn open_db(url: &str) -> Result<Db, store::StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Db::connect_postgres(url).await
+    } else {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"));
+        Db::open_sqlite(Path::new(path.unwrap_or(url))).await
+    }
+}
+
+/// `url` without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}@{}", &url[..s + 3], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_drops_the_password_only() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u@h:5432/db"
+        );
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(redact("redis://:pw@h"), "redis://@h");
+    }
+}

@@ -1,0 +1,220 @@
+//! Connection setup for one player: guest auth, WebSocket handshake and the
+//! `hello` / `welcome` exchange on `/v1/play` and `/v1/lobby`.
+
+use std::net::ToSocketAddrs;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use protocol::ErrorCode;
+use protocol::http::{GuestAuthRequest, GuestAuthResponse};
+use protocol::lobby::{LobbyClientMessage, LobbyServerMessage};
+use protocol::play::{ClientMessage, ServerMessage};
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// A client WebSocket.
+pub(crate) type Ws = WebSocketStream<TcpStream>;
+
+/// Where one run's players connect, resolved once.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoints {
+    /// `POST` URL of guest auth; None for an echo server.
+    pub(crate) auth: Option<String>,
+    /// The `/v1/play` URL (or the echo server's URL).
+    pub(crate) play: String,
+    /// The `/v1/lobby` URL; None for an echo server.
+    pub(crate) lobby: Option<String>,
+}
+
+/// Why a player could not connect; the reasons are report keys.
+pub(crate) type ConnectFailure = &'static str;
+
+/// Small per-connection buffers: 10,000 sockets with tungstenite's default
+/// 128 KiB read buffer would take over a gigabyte. The write buffer only
+/// grows to what one batch of frames needs; frames are written on flush.
+pub(crate) fn ws_config(read_buffer: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(read_buffer)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+}
+
+/// Bytes queued before tungstenite writes to the socket without a flush.
+const WRITE_BUFFER: usize = 8 * 1024;
+/// Most bytes a connection may queue when the socket does not drain.
+const MAX_WRITE_BUFFER: usize = 1024 * 1024;
+
+/// Gets a guest token for `device_id`.
+pub(crate) async fn guest_token(
+    http: &reqwest::Client,
+    url: &str,
+    device_id: String,
+) -> Result<String, ConnectFailure> {
+    let resp = http
+        .post(url)
+        .json(&GuestAuthRequest { device_id })
+        .send()
+        .await
+        .map_err(|e| {
+            tracing::debug!(error = %e, "guest auth request failed");
+            "auth_request"
+        })?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(if status.is_client_error() {
+            "auth_http_4xx"
+        } else if status.is_server_error() {
+            "auth_http_5xx"
+        } else {
+            "auth_http_other"
+        });
+    }
+    let body: GuestAuthResponse = resp.json().await.map_err(|_| "auth_body")?;
+    Ok(body.token)
+}
+
+/// Opens a WebSocket to `url` (`ws://host[:port]/path`).
+///
+/// The TCP connect runs on the blocking pool: once a few thousand sockets
+/// go to one destination, the kernel's search for a free ephemeral port
+/// makes each `connect()` call slow (it scans the used half of the range),
+/// and on a runtime worker that would stall every other player's sends.
+pub(crate) async fn open(
+    url: &str,
+    read_buffer: usize,
+    timeout: Duration,
+) -> Result<Ws, ConnectFailure> {
+    let authority = authority_of(url).ok_or("bad_url")?;
+    let tcp = tokio::task::spawn_blocking(move || connect_blocking(&authority, timeout))
+        .await
+        .map_err(|_| "connect_task")?
+        .map_err(|e| {
+            tracing::debug!(error = %e, "tcp connect failed");
+            "tcp_connect"
+        })?;
+    let tcp = TcpStream::from_std(tcp).map_err(|_| "tcp_connect")?;
+    match tokio_tungstenite::client_async_with_config(url, tcp, Some(ws_config(read_buffer))).await
+    {
+        Ok((ws, _)) => Ok(ws),
+        Err(e) => {
+            tracing::debug!(error = %e, url, "websocket handshake failed");
+            Err("ws_handshake")
+        }
+    }
+}
+
+fn connect_blocking(authority: &str, timeout: Duration) -> std::io::Result<std::net::TcpStream> {
+    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
+    for addr in authority.to_socket_addrs()? {
+        match std::net::TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => {
+                // Latency matters more than packet count, as in any game client.
+                s.set_nodelay(true)?;
+                s.set_nonblocking(true)?;
+                return Ok(s);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// `host:port` of a `ws://` URL (port 80 when absent).
+fn authority_of(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("ws://")?;
+    let authority = rest.split('/').next()?;
+    if authority.is_empty() {
+        return None;
+    }
+    let has_port = match authority.rfind(']') {
+        // An IPv6 literal: a port follows the closing bracket.
+        Some(i) => authority[i..].contains(':'),
+        None => authority.contains(':'),
+    };
+    Some(if has_port {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    })
+}
+
+/// Sends `hello` on `/v1/play` and waits for `welcome`.
+pub(crate) async fn play_hello(ws: &mut Ws, token: &str) -> Result<(), ConnectFailure> {
+    let hello = ClientMessage::Hello {
+        token: token.to_owned(),
+    };
+    ws.send(Message::text(hello.encode()))
+        .await
+        .map_err(|_| "hello_send")?;
+    loop {
+        let text = next_text(ws).await?;
+        match ServerMessage::decode(&text) {
+            Ok(ServerMessage::Welcome { .. }) => return Ok(()),
+            Ok(ServerMessage::Error {
+                code: ErrorCode::Unauthorized,
+                ..
+            }) => return Err("hello_unauthorized"),
+            Ok(ServerMessage::Error { .. }) => return Err("hello_error"),
+            // Pushes that may precede the welcome are not expected, but a
+            // tolerant client skips them.
+            Ok(_) => continue,
+            Err(_) => return Err("hello_bad_reply"),
+        }
+    }
+}
+
+/// Sends `hello` on `/v1/lobby` and waits for `welcome`.
+pub(crate) async fn lobby_hello(ws: &mut Ws, token: &str) -> Result<(), ConnectFailure> {
+    let hello = LobbyClientMessage::Hello {
+        token: token.to_owned(),
+    };
+    ws.send(Message::text(hello.encode()))
+        .await
+        .map_err(|_| "lobby_hello_send")?;
+    loop {
+        let text = next_text(ws).await.map_err(|_| "lobby_closed")?;
+        match LobbyServerMessage::decode(&text) {
+            Ok(LobbyServerMessage::Welcome { .. }) => return Ok(()),
+            Ok(LobbyServerMessage::Error { .. }) => return Err("lobby_hello_error"),
+            Ok(_) => continue,
+            Err(_) => return Err("lobby_bad_reply"),
+        }
+    }
+}
+
+/// The next text frame, skipping control frames.
+async fn next_text(
+    ws: &mut Ws,
+) -> Result<tokio_tungstenite::tungstenite::Utf8Bytes, ConnectFailure> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => return Ok(t),
+            Some(Ok(Message::Close(_))) | None => return Err("closed_during_hello"),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) => return Err("ws_error_during_hello"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authority_gets_a_default_port() {
+        assert_eq!(
+            authority_of("ws://127.0.0.1:9/v1/play").as_deref(),
+            Some("127.0.0.1:9")
+        );
+        assert_eq!(
+            authority_of("ws://example.com/v1/play").as_deref(),
+            Some("example.com:80")
+        );
+        assert_eq!(authority_of("ws://[::1]:81").as_deref(), Some("[::1]:81"));
+        assert_eq!(authority_of("ws://[::1]/x").as_deref(), Some("[::1]:80"));
+        assert_eq!(authority_of("http://x"), None);
+        assert_eq!(authority_of("ws:///x"), None);
+    }
+}
