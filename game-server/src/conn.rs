@@ -57,7 +57,7 @@ where
     let player_id = match hello(&state, &mut tx, &mut rx).await {
         Ok(p) => p,
         Err(End::Close(code, reason)) => {
-            close_with(&state, &mut tx, code, reason).await;
+            close_with(&state, &mut tx, &mut rx, code, reason).await;
             metrics::gauge!("geogame_connections").decrement(1.0);
             return;
         }
@@ -89,7 +89,7 @@ where
     state.emit(state.event(EventKind::SessionStart, Some(&conn.player_id)));
     let end = play(&state, &mut conn, &mut tx, &mut rx, push_rx, kick).await;
     if let End::Close(code, reason) = end {
-        close_with(&state, &mut tx, code, reason).await;
+        close_with(&state, &mut tx, &mut rx, code, reason).await;
     }
     crate::session::leave(&state, &mut conn);
     state.hub.unregister(conn.id, conn.shown.iter());
@@ -332,14 +332,34 @@ where
     }
 }
 
-async fn close_with<T>(state: &GameState, tx: &mut T, code: u16, reason: &'static str)
-where
+async fn close_with<T, R>(
+    state: &GameState,
+    tx: &mut T,
+    rx: &mut R,
+    code: u16,
+    reason: &'static str,
+) where
     T: Sink<Message, Error = axum::Error> + Unpin,
+    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let frame = CloseFrame {
         code,
         reason: reason.into(),
     };
-    let _ = write(state, tx, Message::Close(Some(frame))).await;
+    if write(state, tx, Message::Close(Some(frame))).await.is_err() {
+        return;
+    }
+    // The closing handshake: read (and drop) what the client still sends
+    // until its close reply, so the socket is not torn down with unread
+    // data, which would make the kernel reset the connection and lose the
+    // close frame on the way.
+    let drain = async {
+        while let Some(Ok(m)) = rx.next().await {
+            if matches!(m, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = timeout(std::time::Duration::from_secs(1), drain).await;
     let _ = timeout(std::time::Duration::from_secs(1), tx.close()).await;
 }
