@@ -1,0 +1,146 @@
+//! The POI set held by the world: records, an id map, an R-tree, and which POIs are active
+//! (not under an exclusion zone).
+
+use std::collections::HashMap;
+
+use rstar::primitives::GeomWithData;
+use rstar::{AABB, RTree};
+
+use crate::creatures::valid_position;
+use crate::geodesy::{haversine_m, search_boxes};
+use crate::poi::Poi;
+use crate::zone::index::ZoneIndex;
+
+#[derive(Debug, Default)]
+pub(crate) struct PoiSet {
+    /// Records in insertion order.
+    pois: Vec<Poi>,
+    active: Vec<bool>,
+    by_id: HashMap<String, usize>,
+    /// Indices sorted by POI id: placement walks POIs in this order, so that it does not depend
+    /// on the order in which POIs were loaded.
+    by_id_order: Vec<usize>,
+    tree: RTree<GeomWithData<[f64; 2], u32>>,
+}
+
+fn usable(p: &Poi) -> bool {
+    let ok = valid_position(p.lat, p.lon) && p.weight.is_finite() && p.weight > 0.0;
+    if !ok {
+        tracing::warn!(poi_id = %p.id, lat = p.lat, lon = p.lon, weight = p.weight, "skipping poi with invalid position or weight");
+    }
+    ok
+}
+
+impl PoiSet {
+    /// Replaces every POI. Invalid ones are skipped; a repeated id keeps the last.
+    pub(crate) fn set(&mut self, pois: Vec<Poi>, zones: &ZoneIndex) {
+        self.pois.clear();
+        self.upsert(pois, zones);
+    }
+
+    /// Adds or replaces POIs by id, then rebuilds the indexes.
+    pub(crate) fn upsert(&mut self, pois: Vec<Poi>, zones: &ZoneIndex) {
+        let mut pos: HashMap<String, usize> = self
+            .pois
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.clone(), i))
+            .collect();
+        for p in pois.into_iter().filter(usable) {
+            match pos.get(&p.id) {
+                Some(&i) => self.pois[i] = p,
+                None => {
+                    pos.insert(p.id.clone(), self.pois.len());
+                    self.pois.push(p);
+                }
+            }
+        }
+        self.rebuild(zones);
+    }
+
+    /// Removes a POI by id.
+    pub(crate) fn remove(&mut self, id: &str, zones: &ZoneIndex) -> Option<Poi> {
+        let i = *self.by_id.get(id)?;
+        let p = self.pois.remove(i);
+        self.rebuild(zones);
+        Some(p)
+    }
+
+    fn rebuild(&mut self, zones: &ZoneIndex) {
+        self.by_id = self
+            .pois
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.clone(), i))
+            .collect();
+        let mut order: Vec<usize> = (0..self.pois.len()).collect();
+        order.sort_by(|&a, &b| self.pois[a].id.cmp(&self.pois[b].id));
+        self.by_id_order = order;
+        let entries = self
+            .pois
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some(GeomWithData::new([p.lon, p.lat], u32::try_from(i).ok()?)))
+            .collect();
+        self.tree = RTree::bulk_load(entries);
+        self.refresh_active(zones);
+    }
+
+    /// Recomputes which POIs are active after the zones changed.
+    pub(crate) fn refresh_active(&mut self, zones: &ZoneIndex) {
+        self.active = self
+            .pois
+            .iter()
+            .map(|p| !zones.covers(p.lat, p.lon))
+            .collect();
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<&Poi> {
+        self.by_id.get(id).map(|&i| &self.pois[i])
+    }
+
+    pub(crate) fn is_active(&self, id: &str) -> bool {
+        self.by_id.get(id).is_some_and(|&i| self.active[i])
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Poi> {
+        self.pois.iter()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.pois.len()
+    }
+
+    /// Active POIs sorted by id.
+    pub(crate) fn active_by_id(&self) -> impl Iterator<Item = &Poi> {
+        self.by_id_order
+            .iter()
+            .filter(|&&i| self.active[i])
+            .map(|&i| &self.pois[i])
+    }
+
+    /// Active POIs within `radius_m`, nearest first (ties by id).
+    pub(crate) fn nearby(&self, lat: f64, lon: f64, radius_m: f64) -> Vec<(&Poi, f64)> {
+        let mut out = Vec::new();
+        if !(radius_m >= 0.0 && lat.is_finite() && lon.is_finite()) {
+            return out;
+        }
+        let (a, b) = search_boxes(lat, lon, radius_m);
+        for bx in std::iter::once(a).chain(b) {
+            let env = AABB::from_corners([bx[0], bx[1]], [bx[2], bx[3]]);
+            for e in self.tree.locate_in_envelope(&env) {
+                let i = e.data as usize;
+                if !self.active[i] {
+                    continue;
+                }
+                let p = &self.pois[i];
+                let d = haversine_m(lat, lon, p.lat, p.lon);
+                if d <= radius_m {
+                    out.push((p, d));
+                }
+            }
+        }
+        out.sort_unstable_by(|x, y| x.1.total_cmp(&y.1).then_with(|| x.0.id.cmp(&y.0.id)));
+        out
+    }
+}
