@@ -275,3 +275,93 @@ async fn pois_and_zones_survive_a_restart_and_zoned_pois_are_hidden() {
     );
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn bulk_import_replaces_all_zones_atomically_or_changes_nothing() {
+    let (srv, _d) = server().await;
+    let url = format!("{}/v1/admin/zones", srv.http());
+    let (s, _) = admin(
+        reqwest::Method::POST,
+        url.clone(),
+        Some(square(0.0, 10.0, "Old").to_string()),
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(s, 201);
+    // One bad feature (a bow-tie) spoils the whole collection.
+    let bowtie = json!({"type":"Feature","properties":{"name":"Bad","reason":"r"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,1],[1,0],[0,1],[0,0]]]}});
+    let mixed =
+        json!({"type":"FeatureCollection","features":[square(100.0, 10.0, "New A"), bowtie]});
+    let (s, v) = admin(
+        reqwest::Method::PUT,
+        url.clone(),
+        Some(mixed.to_string()),
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    let names: Vec<String> = zones(&srv)
+        .await
+        .iter()
+        .map(|z| z["properties"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["Old"]);
+    // A valid collection replaces everything at once.
+    let good = json!({"type":"FeatureCollection","features":[square(100.0, 10.0, "New A"), square(200.0, 10.0, "New B")]});
+    let (s, v) = admin(
+        reqwest::Method::PUT,
+        url,
+        Some(good.to_string()),
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let mut names: Vec<String> = zones(&srv)
+        .await
+        .iter()
+        .map(|z| z["properties"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["New A", "New B"]);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn zones_with_a_buffer_and_an_expiry_round_trip_and_the_buffer_excludes() {
+    let (srv, _d) = server().await;
+    // 30 m from the centre: 20 m outside the square, inside its 25 m buffer.
+    srv.place("edge", 30.0, spawner::Rarity::Common);
+    srv.place("beyond", 60.0, spawner::Rarity::Common);
+    let (mut p, _) = Client::player(&srv, "fence-watcher").await;
+    assert_eq!(
+        p.locate(1, 0.0).await["creatures"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let mut z = square(0.0, 10.0, "Fenced");
+    z["properties"]["buffer_m"] = json!(25.0);
+    z["properties"]["expires_at"] = json!(common::now_ms() / 1000 + 3600);
+    let (s, v) = admin(
+        reqwest::Method::POST,
+        format!("{}/v1/admin/zones", srv.http()),
+        Some(z.to_string()),
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["properties"]["buffer_m"], 25.0);
+    assert_eq!(
+        p.recv_type("despawn").await,
+        json!({"type":"despawn","creature_id":"edge","reason":"excluded"})
+    );
+    let ids: Vec<String> = p.locate(2, 0.0).await["creatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["beyond"]);
+    srv.stop().await;
+}

@@ -108,3 +108,40 @@ async fn forged_foreign_and_misaddressed_session_tokens_are_refused() {
     assert_eq!(a.recv().await["code"], "not_found", "not in a session");
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_that_runs_out_of_time_ends_with_timeout_for_every_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = game_server::ServerConfig {
+        session_duration: std::time::Duration::from_millis(300),
+        ..config()
+    };
+    let srv = start(cfg, dir.path()).await;
+    let key = TokenKey::new(SECRET.as_bytes()).unwrap();
+    let (mut a, pa) = Client::player(&srv, "slow-a").await;
+    let (mut b, pb) = Client::player(&srv, "slow-b").await;
+    let token = session_token(&key, "s-slow", &[&pa, &pb], "gs-1");
+    for c in [&mut a, &mut b] {
+        c.send(json!({"type":"join_session","seq":1,"session_token":token}))
+            .await;
+        c.recv_type("session_joined").await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    srv.server.tick_now();
+    for c in [&mut a, &mut b] {
+        let end = c.recv_type("session_ended").await;
+        assert_eq!(
+            end,
+            json!({"type":"session_ended","session_id":"s-slow","outcome":"timeout"})
+        );
+    }
+    a.send(json!({"type":"attack","seq":2})).await;
+    assert_eq!(a.recv_type("error").await["code"], "conflict");
+    a.send(json!({"type":"raid_catch","seq":3})).await;
+    assert_eq!(
+        a.recv_type("error").await["code"],
+        "conflict",
+        "no catch after a timeout"
+    );
+    srv.stop().await;
+}
