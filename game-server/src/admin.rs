@@ -137,6 +137,11 @@ async fn create_zone(
 ) -> Result<Response, ApiError> {
     let v = parse_body(&body)?;
     let spec = spawner::parse_zone_feature(&v).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if spec.expires_at.is_some_and(|t| t <= now_s()) {
+        return Err(ApiError::bad_request(
+            "properties.expires_at is in the past",
+        ));
+    }
     let zone = Zone {
         id: new_zone_id(),
         spec,

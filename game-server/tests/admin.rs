@@ -149,6 +149,11 @@ async fn invalid_zones_are_refused_with_400_and_change_nothing() {
         poly(json!([[[0,0],[0,95],[1,1],[0,0]]])),
         poly(json!([[[0,0],[1,1],[1,0],[0,1],[0,0]]])),
         json!({"type":"FeatureCollection","features":[]}).to_string(),
+        {
+            let mut z = square(0.0, 10.0, "Expired");
+            z["properties"]["expires_at"] = json!(1_000);
+            z.to_string()
+        },
     ];
     for body in bad {
         let (s, v) = admin(

@@ -11,15 +11,19 @@
 //! - `poi`: [`Poi`], GeoJSON import ([`parse_pois`]) and export.
 //! - `zone`: [`ZoneSpec`] / [`Zone`], GeoJSON parsing and validation, the zone index and the
 //!   exact point-in-zone test with `buffer_m`, across the antimeridian and at the poles.
-//! - `creatures`: [`Creature`] and its store (R-tree, id map, expiry heap, cell counts).
+//! - `creatures`: [`Creature`] and its store (R-tree, expiry heap), with `id_index` (id to
+//!   slot) and `density` (per-cell counts for the density cap).
+//! - `hash`: the stable hash behind seeds and ids, and a fast hasher for internal maps.
 //! - `world` and `placement`: [`World`] and its deterministic tick.
 //!
 //! The placement model is documented in `docs/placement.md`.
 
 mod config;
 mod creatures;
+mod density;
 pub mod geodesy;
 mod hash;
+mod id_index;
 mod json;
 mod placement;
 mod poi;

@@ -79,19 +79,22 @@ impl World {
         let current = now_ms.div_euclid(self.config.tick_ms);
         let catch_up = i64::from(self.config.max_catch_up_ticks);
         let first = match self.last_slot {
-            None => current,
+            None => Some(current),
             Some(last) if current > last => {
-                let oldest_allowed = current - (catch_up - 1);
-                report.slots_dropped = (oldest_allowed - (last + 1)).max(0);
-                (last + 1).max(oldest_allowed)
+                // Saturating arithmetic: a caller may pass any i64 as the time.
+                let oldest_allowed = current.saturating_sub(catch_up - 1);
+                let next = last.saturating_add(1);
+                report.slots_dropped = oldest_allowed.saturating_sub(next).max(0);
+                Some(next.max(oldest_allowed))
             }
-            Some(_) => current + 1,
+            // This slot was placed already, or the clock went backwards.
+            Some(_) => None,
         };
-        for slot in first..=current {
-            self.place_slot(slot, now_ms, &mut report);
-            report.slots_placed += 1;
-        }
-        if first <= current {
+        if let Some(first) = first {
+            for slot in first..=current {
+                self.place_slot(slot, now_ms, &mut report);
+                report.slots_placed += 1;
+            }
             self.last_slot = Some(current);
         }
         tracing::debug!(
@@ -193,7 +196,7 @@ impl Placer<'_> {
             return None;
         }
         let cell = self.creatures.cell_of(lat, lon);
-        if self.creatures.cell_count(cell) >= cfg.max_per_cell {
+        if self.creatures.density(cell) >= cfg.max_per_cell {
             report.skipped_cell_cap += 1;
             return None;
         }

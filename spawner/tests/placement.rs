@@ -129,6 +129,57 @@ fn density_cap_per_cell_holds() {
 }
 
 #[test]
+fn density_cap_counts_bulk_loaded_creatures() {
+    // Creatures loaded in bulk have their cells worked out lazily; the cap must still see them.
+    let cfg = SpawnConfig {
+        max_per_cell: 30,
+        cell_resolution: 9,
+        ..busy_config()
+    };
+    let (lat, lon) = (47.6, -122.03);
+    let res = h3o::Resolution::Nine;
+    let cell = h3o::LatLng::new(lat, lon).unwrap().to_cell(res);
+    let mut w = World::new(cfg, 1);
+    let mut load = Vec::new();
+    let mut i = 0;
+    // Fill the POI's cell to the cap with creatures in a 100 m box around it.
+    while load.len() < 30 {
+        i += 1;
+        let (la, lo) = (
+            lat + f64::from(i % 17) * 4e-5 - 3.2e-4,
+            lon + f64::from(i % 13) * 6e-5 - 3.6e-4,
+        );
+        if h3o::LatLng::new(la, lo).unwrap().to_cell(res) == cell {
+            load.push(Creature {
+                id: format!("loaded-{i}"),
+                species: "mossling".into(),
+                rarity: spawner::Rarity::Common,
+                lat: la,
+                lon: lo,
+                poi_id: "p".into(),
+                spawned_at_ms: T0,
+                expires_at_ms: T0 + 3_600_000,
+            });
+        }
+    }
+    assert_eq!(w.insert_creatures(load), 30);
+    w.set_pois(vec![poi("p", lat, lon, 1.0)]);
+    let mut capped = 0;
+    for t in 0..5 {
+        let r = w.tick(T0 + t * 1000);
+        capped += r.skipped_cell_cap;
+        for c in &r.spawned {
+            assert_ne!(
+                h3o::LatLng::new(c.lat, c.lon).unwrap().to_cell(res),
+                cell,
+                "placed into a full cell"
+            );
+        }
+    }
+    assert!(capped > 0);
+}
+
+#[test]
 fn global_cap_bounds_the_world() {
     let cfg = SpawnConfig {
         max_creatures: 50,
