@@ -254,19 +254,7 @@ async fn upsert_pois(
 ) -> Result<Response, ApiError> {
     let v = parse_body(&body)?;
     let specs = spawner::parse_pois(&v).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let pois: Vec<Poi> = specs
-        .into_iter()
-        .map(|s| Poi {
-            id: s
-                .id
-                .unwrap_or_else(|| spawner::poi_id_for(&s.name, s.lat, s.lon)),
-            name: s.name,
-            lat: s.lat,
-            lon: s.lon,
-            weight: s.weight,
-            sponsor: s.sponsor,
-        })
-        .collect();
+    let pois: Vec<Poi> = specs.into_iter().map(spawner::PoiSpec::into_poi).collect();
     let rows: Vec<PoiRow> = pois.iter().map(poi_row).collect();
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     let detail = json!({"ids": ids}).to_string();

@@ -172,17 +172,5 @@ pub fn parse_world(text: &str) -> Result<Vec<Poi>, AppError> {
         .map_err(|e| AppError::Config(format!("world file is not JSON: {e}")))?;
     let specs =
         spawner::parse_pois(&v).map_err(|e| AppError::Config(format!("world file: {e}")))?;
-    Ok(specs
-        .into_iter()
-        .map(|s| Poi {
-            id: s
-                .id
-                .unwrap_or_else(|| spawner::poi_id_for(&s.name, s.lat, s.lon)),
-            name: s.name,
-            lat: s.lat,
-            lon: s.lon,
-            weight: s.weight,
-            sponsor: s.sponsor,
-        })
-        .collect())
+    Ok(specs.into_iter().map(spawner::PoiSpec::into_poi).collect())
 }

@@ -81,24 +81,7 @@ async fn fifty_concurrent_throws_have_exactly_one_winner() {
         c.locate(1, 0.0).await;
         clients.push(c);
     }
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(50));
-    let mut tasks = Vec::new();
-    for mut c in clients {
-        let b = barrier.clone();
-        tasks.push(tokio::spawn(async move {
-            b.wait().await;
-            c.send(json!({"type":"catch","seq":9,"creature_id":"prize"}))
-                .await;
-            c.recv_type("catch_result").await["outcome"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }));
-    }
-    let mut outcomes = Vec::new();
-    for t in tasks {
-        outcomes.push(t.await.unwrap());
-    }
+    let outcomes = common::throw_all(clients, "prize").await;
     assert_eq!(
         outcomes.iter().filter(|o| *o == "caught").count(),
         1,
@@ -217,19 +200,7 @@ async fn spin_grants_items_then_cooldown_and_refuses_far_or_unknown() {
 #[tokio::test]
 async fn expired_creatures_are_pushed_as_despawn_expired() {
     let (srv, _d) = server().await;
-    let c = spawner::Creature {
-        id: "mayfly".into(),
-        species: std::sync::Arc::from("Testmon"),
-        rarity: spawner::Rarity::Common,
-        lat: common::HOME.0,
-        lon: common::HOME.1,
-        poi_id: "cafe".into(),
-        spawned_at_ms: common::now_ms(),
-        expires_at_ms: common::now_ms() + 300,
-    };
-    srv.server
-        .state()
-        .with_world(|w| w.insert_creatures(vec![c]));
+    srv.place_for("mayfly", 0.0, spawner::Rarity::Common, 300);
     let (mut p, _) = Client::player(&srv, "observer").await;
     assert_eq!(p.locate(1, 0.0).await["creatures"][0]["id"], "mayfly");
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -248,19 +219,7 @@ async fn expired_creatures_are_pushed_as_despawn_expired() {
 #[tokio::test]
 async fn a_tick_after_an_early_catch_does_not_hang() {
     let (srv, _d) = server().await;
-    let c = spawner::Creature {
-        id: "early".into(),
-        species: std::sync::Arc::from("Testmon"),
-        rarity: spawner::Rarity::Common,
-        lat: common::HOME.0,
-        lon: common::HOME.1,
-        poi_id: "cafe".into(),
-        spawned_at_ms: common::now_ms(),
-        expires_at_ms: common::now_ms() + 200,
-    };
-    srv.server
-        .state()
-        .with_world(|w| w.insert_creatures(vec![c]));
+    srv.place_for("early", 0.0, spawner::Rarity::Common, 200);
     let (mut p, _) = Client::player(&srv, "quick").await;
     p.locate(1, 0.0).await;
     p.send(json!({"type":"catch","seq":2,"creature_id":"early"}))

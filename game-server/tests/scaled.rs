@@ -73,24 +73,7 @@ async fn concurrent_throws_on_two_servers_have_exactly_one_winner() {
         c.locate(1, 0.0).await;
         clients.push(c);
     }
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(clients.len()));
-    let mut tasks = Vec::new();
-    for mut c in clients {
-        let b = barrier.clone();
-        tasks.push(tokio::spawn(async move {
-            b.wait().await;
-            c.send(json!({"type":"catch","seq":2,"creature_id":"shared-prize"}))
-                .await;
-            c.recv_type("catch_result").await["outcome"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }));
-    }
-    let mut outcomes = Vec::new();
-    for t in tasks {
-        outcomes.push(t.await.unwrap());
-    }
+    let outcomes = common::throw_all(clients, "shared-prize").await;
     assert_eq!(
         outcomes.iter().filter(|o| *o == "caught").count(),
         1,

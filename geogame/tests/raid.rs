@@ -2,14 +2,13 @@
 //! queue in the lobby at a demo POI, get matched to the game server, join
 //! the session and see each other's attacks.
 
+mod common;
+
 use std::time::Duration;
 
-use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
-use geogame::cli::{Cli, Command};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_util::sync::CancellationToken;
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -45,32 +44,12 @@ async fn open(url: &str, token: &str) -> Ws {
 #[tokio::test]
 async fn two_players_queue_get_matched_join_and_see_each_other() {
     let dir = tempfile::tempdir().unwrap();
-    let cli = Cli::parse_from([
-        "geogame",
-        "up",
-        "--listen",
-        "127.0.0.1:0",
-        "--data-dir",
-        dir.path().to_str().unwrap(),
-        "--admin-token",
-        "raid-admin",
-        "--lobby-wait-s",
-        "0.3",
-    ]);
-    let Command::Up(args) = cli.command else {
-        unreachable!()
-    };
-    let cfg = geogame::up::UpConfig::from_args(args).unwrap();
-    let shutdown = CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let run = tokio::spawn(geogame::up::run(
-        cfg,
-        shutdown.clone(),
-        move |addr, _, _| {
-            let _ = tx.send(addr);
-        },
-    ));
-    let addr = rx.await.unwrap();
+    let up = common::up(
+        dir.path(),
+        &["--admin-token", "raid-admin", "--lobby-wait-s", "0.3"],
+    )
+    .await;
+    let addr = up.addr;
     // Let the game server's first heartbeat reach the registry.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -145,10 +124,5 @@ async fn two_players_queue_get_matched_join_and_see_each_other() {
     assert_eq!(seen["player_id"], players[1].0.as_str());
     assert_eq!(seen["boss_hp"], hit["boss_hp"]);
 
-    shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(10), run)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    up.stop().await;
 }

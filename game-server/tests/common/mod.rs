@@ -137,8 +137,14 @@ impl TestServer {
         format!("http://{}", self.addr)
     }
 
-    /// Puts a creature `north_m` metres north of HOME.
+    /// Puts a creature `north_m` metres north of HOME for ten minutes.
     pub fn place(&self, id: &str, north_m: f64, rarity: spawner::Rarity) {
+        self.place_for(id, north_m, rarity, 600_000);
+    }
+
+    /// Puts a creature `north_m` metres north of HOME that expires in
+    /// `lifetime_ms`.
+    pub fn place_for(&self, id: &str, north_m: f64, rarity: spawner::Rarity, lifetime_ms: i64) {
         let c = spawner::Creature {
             id: id.into(),
             species: Arc::from("Testmon"),
@@ -147,7 +153,7 @@ impl TestServer {
             lon: HOME.1,
             poi_id: "cafe".into(),
             spawned_at_ms: now_ms(),
-            expires_at_ms: now_ms() + 600_000,
+            expires_at_ms: now_ms() + lifetime_ms,
         };
         self.server
             .state()
@@ -272,4 +278,29 @@ impl Client {
             }
         }
     }
+}
+
+/// Every client throws at `creature` at the same moment; returns the
+/// outcomes.
+pub async fn throw_all(clients: Vec<Client>, creature: &str) -> Vec<String> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(clients.len()));
+    let mut tasks = Vec::new();
+    for mut c in clients {
+        let b = barrier.clone();
+        let creature = creature.to_owned();
+        tasks.push(tokio::spawn(async move {
+            b.wait().await;
+            c.send(json!({"type":"catch","seq":9,"creature_id":creature}))
+                .await;
+            c.recv_type("catch_result").await["outcome"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    outcomes
 }
