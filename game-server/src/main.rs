@@ -106,11 +106,8 @@ async fn main() -> anyhow::Result<()> {
         .context("registry")?;
         app.server.spawn_heartbeat(registry, Duration::from_secs(2));
     }
-    let trigger = shutdown.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        trigger.cancel();
-    });
+    // SIGINT or SIGTERM: sockets close with 1001, buffers flush.
+    matchmaker::standalone::cancel_on_signal(shutdown.clone());
     serve(
         listener,
         app.server.router(),

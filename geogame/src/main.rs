@@ -17,12 +17,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Up(args) => {
             let cfg = geogame::up::UpConfig::from_args(args)?;
             let shutdown = CancellationToken::new();
-            let trigger = shutdown.clone();
-            tokio::spawn(async move {
-                geogame::shutdown_signal().await;
-                tracing::info!("shutting down");
-                trigger.cancel();
-            });
+            matchmaker::standalone::cancel_on_signal(shutdown.clone());
             geogame::up::run(cfg, shutdown, |addr, token, token_file| {
                 println!("geogame is up at http://{addr}  (play: ws://{addr}/v1/play, lobby: ws://{addr}/v1/lobby)");
                 match token_file {
