@@ -44,18 +44,6 @@ pub use server::{GameServer, LoadError, load_world, serve};
 pub use state::{GameDeps, GameState, SessionEndHook};
 pub use sync::WorldSync;
 
-/// The wire rarity of a spawner rarity.
-pub(crate) fn rarity(r: spawner::Rarity) -> protocol::play::Rarity {
-    use protocol::play::Rarity as W;
-    match r {
-        spawner::Rarity::Common => W::Common,
-        spawner::Rarity::Uncommon => W::Uncommon,
-        spawner::Rarity::Rare => W::Rare,
-        spawner::Rarity::Epic => W::Epic,
-        spawner::Rarity::Legendary => W::Legendary,
-    }
-}
-
 /// The wire rarity of a stored rarity name; unknown names read as common.
 pub(crate) fn parse_rarity(s: &str) -> protocol::play::Rarity {
     use protocol::play::Rarity as W;

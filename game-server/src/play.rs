@@ -88,7 +88,7 @@ fn location(state: &GameState, conn: &mut Conn, l: LocationUpdate) -> ServerMess
             .map(|(c, d)| CreatureView {
                 id: c.id.clone(),
                 species: c.species.to_string(),
-                rarity: crate::rarity(c.rarity),
+                rarity: protocol::play::Rarity::from(c.rarity),
                 lat: c.lat,
                 lon: c.lon,
                 distance_m: round1(d),
@@ -219,7 +219,9 @@ async fn catch(
         player_id: conn.player_id.clone(),
         creature_id: creature.id.clone(),
         species: creature.species.to_string(),
-        rarity: crate::rarity(creature.rarity).as_str().into(),
+        rarity: protocol::play::Rarity::from(creature.rarity)
+            .as_str()
+            .into(),
         poi_id: Some(creature.poi_id.clone()),
         lat: creature.lat,
         lon: creature.lon,
@@ -262,7 +264,7 @@ async fn catch(
 pub(crate) fn fill_creature(ev: &mut protocol::event::Event, c: &spawner::Creature) {
     ev.creature_id = Some(c.id.clone());
     ev.species = Some(c.species.to_string());
-    ev.rarity = Some(crate::rarity(c.rarity));
+    ev.rarity = Some(protocol::play::Rarity::from(c.rarity));
     ev.poi_id = Some(c.poi_id.clone());
     ev.lat = Some(c.lat);
     ev.lon = Some(c.lon);

@@ -52,7 +52,7 @@ impl Encounter {
     fn boss(&self) -> BossView {
         BossView {
             species: self.species.into(),
-            rarity: crate::rarity(self.rarity),
+            rarity: protocol::play::Rarity::from(self.rarity),
             hp: self.hp,
             max_hp: self.max_hp,
         }
@@ -258,7 +258,7 @@ pub(crate) async fn raid_catch(
             player_id: conn.player_id.clone(),
             creature_id: creature_id.clone(),
             species: species.into(),
-            rarity: crate::rarity(rarity).as_str().into(),
+            rarity: protocol::play::Rarity::from(rarity).as_str().into(),
             poi_id: poi_id.clone(),
             lat: 0.0,
             lon: 0.0,
@@ -268,7 +268,7 @@ pub(crate) async fn raid_catch(
         ev.session_id = Some(sid.clone());
         ev.creature_id = Some(creature_id.clone());
         ev.species = Some(species.into());
-        ev.rarity = Some(crate::rarity(rarity));
+        ev.rarity = Some(protocol::play::Rarity::from(rarity));
         ev.poi_id = poi_id;
         ev.outcome = Some("caught".into());
         match state
