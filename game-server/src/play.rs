@@ -195,7 +195,7 @@ async fn catch(
     }
     // Check range and roll the flee before taking the creature, so a
     // flee leaves it in the world for everyone else.
-    let flee_chance = {
+    let fled = {
         let world = state.world_read();
         let Some(c) = world.creature(&creature_id) else {
             return result(CatchOutcome::Gone);
@@ -203,11 +203,16 @@ async fn catch(
         if spawner::haversine_m(plat, plon, c.lat, c.lon) > state.cfg.catch_range_m {
             return result(CatchOutcome::TooFar);
         }
-        state.cfg.flee_chance(c.rarity)
+        let chance = state.cfg.flee_chance(c.rarity).clamp(0.0, 1.0);
+        rand::rng().random_bool(chance).then(|| c.clone())
     };
-    if rand::rng().random_bool(flee_chance.clamp(0.0, 1.0)) {
+    if let Some(c) = fled {
         conn.fled_from.insert(creature_id.clone());
-        log_catch(state, conn, &creature_id, None, CatchOutcome::Fled);
+        // A flee changes no stored state, so it is a best-effort event.
+        let mut ev = state.event(EventKind::Catch, Some(&conn.player_id));
+        fill_creature(&mut ev, &c);
+        ev.outcome = Some("fled".into());
+        state.emit(ev);
         return result(CatchOutcome::Fled);
     }
     // Taking the creature out of the world under the write lock is the
@@ -268,32 +273,6 @@ pub(crate) fn fill_creature(ev: &mut protocol::event::Event, c: &spawner::Creatu
     ev.poi_id = Some(c.poi_id.clone());
     ev.lat = Some(c.lat);
     ev.lon = Some(c.lon);
-}
-
-/// Logs a catch that did not go to storage (a flee) as a best-effort event.
-fn log_catch(
-    state: &GameState,
-    conn: &Conn,
-    creature_id: &str,
-    c: Option<&spawner::Creature>,
-    outcome: CatchOutcome,
-) {
-    let mut ev = state.event(EventKind::Catch, Some(&conn.player_id));
-    match c {
-        Some(c) => fill_creature(&mut ev, c),
-        None => ev.creature_id = Some(creature_id.to_owned()),
-    }
-    ev.outcome = Some(catch_outcome_str(outcome).into());
-    state.emit(ev);
-}
-
-fn catch_outcome_str(o: CatchOutcome) -> &'static str {
-    match o {
-        CatchOutcome::Caught => "caught",
-        CatchOutcome::Fled => "fled",
-        CatchOutcome::Gone => "gone",
-        CatchOutcome::TooFar => "too_far",
-    }
 }
 
 async fn spin(
