@@ -72,20 +72,10 @@ const RANDOM_IDS: u64 = 99;
 /// Events per second emitted during the lag measurements.
 const LAG_RATE: u64 = 5_000;
 
-/// A fresh SQLite store; `proposed` drops the two secondary indexes on
-/// `events` that no report needs.
-async fn sqlite(dir: &tempfile::TempDir, proposed: bool) -> Db {
-    let db = Db::open_sqlite(&dir.path().join("bench.db")).await.unwrap();
-    if proposed {
-        let Db::Sqlite(p) = &db else { unreachable!() };
-        for idx in ["events_poi_id", "events_player_id"] {
-            sqlx::query(&format!("DROP INDEX {idx}"))
-                .execute(p)
-                .await
-                .unwrap();
-        }
-    }
-    db
+/// A fresh SQLite store on the store's schema (its migration 0002 dropped
+/// the two write-heavy indexes this bench first showed the cost of).
+async fn sqlite(dir: &tempfile::TempDir) -> Db {
+    Db::open_sqlite(&dir.path().join("bench.db")).await.unwrap()
 }
 
 fn env_or(k: &str, d: &str) -> String {
@@ -346,14 +336,13 @@ async fn main() {
         );
     }
 
-    // SQLite: insert_events in batches, on the store's schema and on the
-    // proposed one (no poi_id / player_id indexes on events), then the
+    // SQLite: insert_events in batches on the store's schema, then the
     // embedded pipeline end to end and its lag at a steady rate.
     {
         let n = n_lite / 5;
         let rows = events(n, RANDOM_IDS);
         let dir = tempfile::tempdir().unwrap();
-        let db = sqlite(&dir, false).await;
+        let db = sqlite(&dir).await;
         let t = Instant::now();
         for chunk in rows.chunks(batch) {
             db.insert_events(chunk).await.unwrap();
@@ -365,15 +354,11 @@ async fn main() {
             rate
         );
     }
-    for proposed in [false, true] {
-        let label = if proposed {
-            "proposed schema"
-        } else {
-            "store schema"
-        };
+    {
+        let label = "store schema";
         let rows = events(n_lite, 2);
         let dir = tempfile::tempdir().unwrap();
-        let db = sqlite(&dir, proposed).await;
+        let db = sqlite(&dir).await;
         let t = Instant::now();
         for chunk in rows.chunks(batch) {
             db.insert_events(chunk).await.unwrap();
@@ -397,7 +382,7 @@ async fn main() {
         );
 
         let dir2 = tempfile::tempdir().unwrap();
-        let db2 = sqlite(&dir2, proposed).await;
+        let db2 = sqlite(&dir2).await;
         let cfg = AnalyticsConfig {
             queue_capacity: 1 << 20,
             ..AnalyticsConfig::default()
