@@ -8,18 +8,12 @@ use analytics::AnalyticsConfig;
 use protocol::event::{Event, EventKind};
 use sqlx::Connection;
 use store::Db;
+use store::testing::TempPostgres;
 
 /// 2026-11-22T00:00:00Z in unix milliseconds.
 pub const DAY0_MS: i64 = 1_795_305_600_000;
 
-pub fn redis_url() -> String {
-    std::env::var("GEOGAME_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-pub fn pg_admin_url() -> String {
-    std::env::var("GEOGAME_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
+pub use store::testing::{pg_admin_url, redis_url};
 
 /// Whether Redis and PostgreSQL answer. In CI a missing service fails the
 /// test; elsewhere the test prints why and returns early.
@@ -53,25 +47,24 @@ pub async fn services_up(test: &str) -> bool {
     false
 }
 
-/// A PostgreSQL database created for one test and dropped at the end.
+/// A PostgreSQL database created for one test and dropped at the end
+/// (by the store's shared `TempPostgres`).
 pub struct PgTestDb {
     pub name: String,
     pub url: String,
+    guard: TempPostgres,
 }
 
 impl PgTestDb {
+    /// Callers check `services_up` first, so PostgreSQL answers here.
     pub async fn create() -> PgTestDb {
-        let name = format!("geogame_analytics_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&pg_admin_url()).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
+        let guard = TempPostgres::create("geogame_analytics")
             .await
-            .unwrap();
-        let admin_url = pg_admin_url();
-        let base = admin_url.rsplit_once('/').unwrap().0;
+            .expect("postgres is up");
         PgTestDb {
-            url: format!("{base}/{name}"),
-            name,
+            name: guard.name().to_owned(),
+            url: guard.url().to_owned(),
+            guard,
         }
     }
 
@@ -81,8 +74,7 @@ impl PgTestDb {
 
     /// Runs `sql` on the admin database (for ALTER DATABASE and friends).
     pub async fn admin(&self, sql: &str) {
-        let mut admin = sqlx::PgConnection::connect(&pg_admin_url()).await.unwrap();
-        sqlx::query(sql).execute(&mut admin).await.unwrap();
+        self.guard.admin(sql).await.unwrap();
     }
 
     /// Makes the database refuse connections and drops the open ones.
@@ -105,28 +97,6 @@ impl PgTestDb {
             self.name
         ))
         .await;
-    }
-}
-
-impl Drop for PgTestDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs outside async; a helper thread with its own runtime
-        // drops the database (forcibly closing leftover connections).
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(mut admin) = sqlx::PgConnection::connect(&pg_admin_url()).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut admin)
-                        .await;
-                }
-            });
-        })
-        .join();
     }
 }
 
