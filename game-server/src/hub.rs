@@ -7,14 +7,13 @@
 //! players. The watcher map is sharded to keep lock contention low with
 //! thousands of players updating at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::Utf8Bytes;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio::sync::Notify;
 
 use protocol::play::{DespawnReason, ServerMessage};
 
@@ -23,25 +22,79 @@ pub(crate) type ConnId = u64;
 
 const SHARDS: usize = 32;
 
-/// The sending half a connection registers.
-#[derive(Debug, Clone)]
-pub(crate) struct ConnHandle {
-    pub(crate) tx: mpsc::Sender<Utf8Bytes>,
-    /// Cancelled when the connection must be dropped because it does not
-    /// read its pushes.
-    pub(crate) kick: CancellationToken,
+/// A connection's bounded queue of pushes, shared between the hub (which
+/// fills it) and the connection's task (which drains it onto the socket).
+///
+/// Pushes are rare next to replies, so the queue is a plain `VecDeque`
+/// that holds no memory while empty; a channel would reserve a block of
+/// slots for every idle player.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    queue: Mutex<VecDeque<Utf8Bytes>>,
+    /// Woken on every push and on a kick.
+    pub(crate) ready: Notify,
+    kicked: AtomicBool,
+    capacity: usize,
+}
+
+impl Outbox {
+    pub(crate) fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Outbox {
+            queue: Mutex::new(VecDeque::new()),
+            ready: Notify::new(),
+            kicked: AtomicBool::new(false),
+            capacity: capacity.max(1),
+        })
+    }
+
+    /// Queues a frame without waiting. A full queue means the client does
+    /// not read: it is kicked rather than allowed to grow the server's
+    /// memory.
+    pub(crate) fn push(&self, frame: Utf8Bytes) {
+        if self.kicked.load(Ordering::Relaxed) {
+            return;
+        }
+        {
+            let mut q = lock(&self.queue);
+            if q.len() >= self.capacity {
+                drop(q);
+                metrics::counter!("geogame_slow_consumer_kicks_total").increment(1);
+                self.kicked.store(true, Ordering::Relaxed);
+            } else {
+                q.push_back(frame);
+                metrics::counter!("geogame_pushes_total").increment(1);
+            }
+        }
+        self.ready.notify_one();
+    }
+
+    /// The next queued frame, if any.
+    pub(crate) fn pop(&self) -> Option<Utf8Bytes> {
+        let mut q = lock(&self.queue);
+        let frame = q.pop_front();
+        if q.is_empty() && q.capacity() > 4 {
+            // A burst is over; give its memory back.
+            *q = VecDeque::new();
+        }
+        frame
+    }
+
+    /// Whether the connection must be dropped for not reading its pushes.
+    pub(crate) fn kicked(&self) -> bool {
+        self.kicked.load(Ordering::Relaxed)
+    }
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Hub {
     next_id: AtomicU64,
-    conns: Mutex<HashMap<ConnId, ConnHandle>>,
+    conns: Mutex<HashMap<ConnId, Arc<Outbox>>>,
     watchers: [Mutex<HashMap<String, Vec<ConnId>>>; SHARDS],
     hasher: std::collections::hash_map::RandomState,
 }
 
 impl Hub {
-    pub(crate) fn register(&self, handle: ConnHandle) -> ConnId {
+    pub(crate) fn register(&self, handle: Arc<Outbox>) -> ConnId {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         lock(&self.conns).insert(id, handle);
         id
@@ -51,12 +104,17 @@ impl Hub {
     pub(crate) fn unregister<'a>(&self, id: ConnId, shown: impl IntoIterator<Item = &'a String>) {
         lock(&self.conns).remove(&id);
         for creature in shown {
-            let mut shard = lock(self.shard(creature));
-            if let Some(w) = shard.get_mut(creature) {
-                w.retain(|c| *c != id);
-                if w.is_empty() {
-                    shard.remove(creature);
-                }
+            self.unwatch(id, creature);
+        }
+    }
+
+    /// Forgets that `conn` watches `creature`.
+    pub(crate) fn unwatch(&self, conn: ConnId, creature: &str) {
+        let mut shard = lock(self.shard(creature));
+        if let Some(w) = shard.get_mut(creature) {
+            w.retain(|c| *c != conn);
+            if w.is_empty() {
+                shard.remove(creature);
             }
         }
     }
@@ -90,7 +148,7 @@ impl Hub {
         let conns = lock(&self.conns);
         for id in watchers {
             if let Some(h) = conns.get(&id) {
-                push(h, frame.clone());
+                h.push(frame.clone());
             }
         }
     }
@@ -98,7 +156,7 @@ impl Hub {
     /// Pushes one frame to one connection.
     pub(crate) fn send_to(&self, id: ConnId, frame: Utf8Bytes) {
         if let Some(h) = lock(&self.conns).get(&id) {
-            push(h, frame);
+            h.push(frame);
         }
     }
 
@@ -111,21 +169,94 @@ impl Hub {
     }
 }
 
-/// Queues a frame without waiting. A full queue means the client does not
-/// read: it is kicked rather than allowed to grow the server's memory.
-pub(crate) fn push(h: &ConnHandle, frame: Utf8Bytes) {
-    match h.tx.try_send(frame) {
-        Ok(()) => {}
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            metrics::counter!("geogame_slow_consumer_kicks_total").increment(1);
-            h.kick.cancel();
-        }
-        Err(mpsc::error::TrySendError::Closed(_)) => {}
-    }
-}
-
 /// Locks a mutex, recovering the data if a panicking thread poisoned it:
 /// every critical section here leaves the maps consistent.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(i: usize) -> Utf8Bytes {
+        format!("frame {i}").into()
+    }
+
+    #[test]
+    fn an_outbox_keeps_order_and_kicks_when_full() {
+        let out = Outbox::new(3);
+        for i in 0..3 {
+            out.push(frame(i));
+        }
+        assert!(!out.kicked());
+        assert_eq!(out.pop().as_deref(), Some("frame 0"));
+        out.push(frame(3));
+        assert!(!out.kicked(), "a drained slot takes a new frame");
+        // A fourth frame while three wait: the reader is too slow.
+        out.push(frame(4));
+        assert!(out.kicked());
+        let rest: Vec<_> = std::iter::from_fn(|| out.pop()).collect();
+        assert_eq!(rest, vec![frame(1), frame(2), frame(3)]);
+        out.push(frame(5));
+        assert!(out.pop().is_none(), "a kicked outbox takes nothing more");
+    }
+
+    #[tokio::test]
+    async fn a_push_wakes_the_waiting_connection() {
+        let out = Outbox::new(8);
+        let waiter = {
+            let out = out.clone();
+            tokio::spawn(async move {
+                out.ready.notified().await;
+                out.pop()
+            })
+        };
+        tokio::task::yield_now().await;
+        out.push(frame(7));
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("woken")
+            .unwrap();
+        assert_eq!(got, Some(frame(7)));
+    }
+
+    #[test]
+    fn a_push_before_the_wait_is_not_lost() {
+        let out = Outbox::new(8);
+        out.push(frame(1));
+        // The permit stored by the push completes the next wait at once.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(1), out.ready.notified())
+                .await
+                .expect("a stored wake-up");
+        });
+        assert_eq!(out.pop(), Some(frame(1)));
+    }
+
+    #[test]
+    fn despawn_reaches_only_the_watchers() {
+        let hub = Hub::default();
+        let (a, b) = (Outbox::new(8), Outbox::new(8));
+        let ida = hub.register(a.clone());
+        let idb = hub.register(b.clone());
+        hub.watch(ida, "c-1");
+        hub.watch(ida, "c-1");
+        hub.despawn("c-1", DespawnReason::Caught);
+        assert!(a.pop().is_some_and(|f| f.contains("c-1")));
+        assert!(a.pop().is_none(), "one despawn per watcher");
+        assert!(b.pop().is_none());
+        hub.watch(ida, "c-2");
+        hub.watch(idb, "c-2");
+        hub.unwatch(ida, "c-2");
+        hub.despawn("c-2", DespawnReason::Expired);
+        assert!(a.pop().is_none(), "an unwatched creature is not pushed");
+        assert!(b.pop().is_some_and(|f| f.contains("c-2")));
+        hub.unregister(idb, std::iter::empty());
+        assert_eq!(hub.connections(), 1);
+    }
 }
