@@ -17,10 +17,6 @@ use crate::conn::Conn;
 use crate::movement::Verdict;
 use crate::state::{GameState, now_s};
 
-/// The most creatures one connection remembers having been shown; past
-/// this the memory is reset (the watches stay valid until despawn).
-const MAX_SHOWN: usize = 4096;
-
 /// Handles one decoded-or-not text frame. Returns the message type (for
 /// metrics) and the reply, if any.
 pub(crate) async fn handle(
@@ -42,20 +38,27 @@ pub(crate) async fn handle(
     };
     metrics::counter!("geogame_messages_total", "type" => msg.kind()).increment(1);
     let kind = msg.kind();
+    // The actions that wait on storage are boxed: their futures are large
+    // and rare, and inline they would grow every connection's task by
+    // kilobytes for the whole life of the socket.
     let reply = match msg {
         ClientMessage::Hello { .. } => {
             ServerMessage::error(None, ErrorCode::InvalidMessage, "already authenticated")
         }
         ClientMessage::Location(l) => location(state, conn, l),
-        ClientMessage::Catch { seq, creature_id } => catch(state, conn, seq, creature_id).await,
-        ClientMessage::Spin { seq, poi_id } => spin(state, conn, seq, poi_id).await,
-        ClientMessage::Collection { seq } => collection(state, conn, seq).await,
+        ClientMessage::Catch { seq, creature_id } => {
+            Box::pin(catch(state, conn, seq, creature_id)).await
+        }
+        ClientMessage::Spin { seq, poi_id } => Box::pin(spin(state, conn, seq, poi_id)).await,
+        ClientMessage::Collection { seq } => Box::pin(collection(state, conn, seq)).await,
         ClientMessage::Ping { seq } => ServerMessage::Pong { seq },
         ClientMessage::JoinSession { seq, session_token } => {
             crate::session::join(state, conn, seq, &session_token)
         }
         ClientMessage::Attack { seq } => crate::session::attack(state, conn, seq),
-        ClientMessage::RaidCatch { seq } => crate::session::raid_catch(state, conn, seq).await,
+        ClientMessage::RaidCatch { seq } => {
+            Box::pin(crate::session::raid_catch(state, conn, seq)).await
+        }
         ClientMessage::LeaveSession { seq } => crate::session::leave_request(state, conn, seq),
     };
     (kind, Some(reply))
@@ -110,14 +113,7 @@ fn location(state: &GameState, conn: &mut Conn, l: LocationUpdate) -> ServerMess
             .collect();
         (creatures, pois)
     };
-    if conn.shown.len() > MAX_SHOWN {
-        conn.shown.clear();
-    }
-    for c in &creatures {
-        if conn.shown.insert(c.id.clone()) {
-            state.hub.watch(conn.id, &c.id);
-        }
-    }
+    rewatch(state, conn, &creatures);
     record_visits(state, conn, &pois, now);
     if state
         .next_sample()
@@ -132,6 +128,27 @@ fn location(state: &GameState, conn: &mut Conn, l: LocationUpdate) -> ServerMess
         seq: l.seq,
         creatures,
         pois,
+    }
+}
+
+/// Makes the connection watch exactly the creatures of its latest `nearby`:
+/// a creature out of view needs no `despawn` (the client drops what the
+/// latest reply left out), so a player who walked on is not pushed to, and
+/// the watch sets stay as small as one view.
+fn rewatch(state: &GameState, conn: &mut Conn, creatures: &[CreatureView]) {
+    let id = conn.id;
+    conn.shown.retain(|shown| {
+        let in_view = creatures.iter().any(|c| c.id == *shown);
+        if !in_view {
+            state.hub.unwatch(id, shown);
+        }
+        in_view
+    });
+    for c in creatures {
+        if !conn.shown.contains(&c.id) {
+            conn.shown.insert(c.id.clone());
+            state.hub.watch(id, &c.id);
+        }
     }
 }
 

@@ -53,6 +53,39 @@ async fn catch_in_range_is_stored_and_pushed_as_despawn_to_watchers() {
     srv.stop().await;
 }
 
+/// A connection watches the creatures of its latest `nearby` only: one that
+/// walked on gets no `despawn` for what it saw earlier.
+#[tokio::test]
+async fn a_player_who_walked_out_of_view_gets_no_despawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = game_server::ServerConfig {
+        max_speed_mps: 1e12,
+        ..config()
+    };
+    let srv = start(cfg, dir.path()).await;
+    srv.place("mon-2", 30.0, spawner::Rarity::Common);
+    let (mut catcher, _) = Client::player(&srv, "catcher").await;
+    let (mut stayer, _) = Client::player(&srv, "stayer").await;
+    let (mut walker, _) = Client::player(&srv, "walker").await;
+    catcher.locate(1, 0.0).await;
+    assert_eq!(stayer.locate(1, 60.0).await["creatures"][0]["id"], "mon-2");
+    assert_eq!(walker.locate(1, 60.0).await["creatures"][0]["id"], "mon-2");
+    // Out of view (view radius 200 m): the next reply leaves it out.
+    let away = walker.locate(2, 1_000.0).await;
+    assert!(away["creatures"].as_array().unwrap().is_empty());
+    catcher
+        .send(json!({"type":"catch","seq":2,"creature_id":"mon-2"}))
+        .await;
+    assert_eq!(catcher.recv_type("catch_result").await["outcome"], "caught");
+    let d = stayer.recv_type("despawn").await;
+    assert_eq!(d["creature_id"], "mon-2");
+    walker.send(json!({"type":"ping","seq":3})).await;
+    assert_eq!(walker.recv().await["type"], "pong");
+    let extra = tokio::time::timeout(Duration::from_millis(500), walker.recv()).await;
+    assert!(extra.is_err(), "pushed after walking away: {extra:?}");
+    srv.stop().await;
+}
+
 #[tokio::test]
 async fn catch_out_of_range_or_unknown_or_before_any_location() {
     let (srv, _d) = server().await;
