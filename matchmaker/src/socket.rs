@@ -24,6 +24,12 @@ const UNSUPPORTED: u16 = 1003;
 const POLICY: u16 = 1008;
 const TOO_BIG: u16 = 1009;
 
+/// Per-socket read and write buffer of the transport.
+const SOCKET_BUFFER: usize = 4 * 1024;
+
+/// The most a socket's unsent output may grow to before writes fail.
+const MAX_WRITE_BUFFER: usize = 256 * 1024;
+
 impl Lobby {
     /// The `/v1/lobby` route, ready to be merged into a server's router.
     pub fn router(&self) -> Router {
@@ -38,8 +44,14 @@ async fn upgrade(State(lobby): State<Lobby>, ws: WebSocketUpgrade) -> Response {
     // just over it is read and answered with 1009 by `serve`, not dropped.
     let limit = (lobby.inner.cfg.max_frame_bytes * 4).max(64 * 1024);
     let tracker = lobby.inner.conns.clone();
+    // Lobby frames are small: 4 KiB socket buffers instead of tungstenite's
+    // 128 KiB defaults keep an open lobby socket at a few kilobytes, and the
+    // write buffer is capped so a client that does not read cannot grow it.
     ws.max_message_size(limit)
         .max_frame_size(limit)
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(SOCKET_BUFFER)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
         .on_upgrade(move |socket| tracker.track_future(serve(lobby, socket)))
 }
 
