@@ -172,14 +172,23 @@ async fn fill_batch(
     if n == 0 {
         return false;
     }
-    let deadline = Instant::now() + cfg.batch_interval;
+    if buf.len() >= cfg.batch_max {
+        // A backlog: write at once, no linger.
+        return true;
+    }
+    // Linger for the rest of the batch without waking per event: one sleep,
+    // then take what arrived meanwhile. The queue holds far more than a
+    // batch, so nothing is dropped while the writer sleeps.
+    tokio::select! {
+        biased;
+        _ = shutdown.cancelled() => {}
+        _ = tokio::time::sleep(cfg.batch_interval) => {}
+    }
     while buf.len() < cfg.batch_max {
-        let room = cfg.batch_max - buf.len();
-        tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep_until(deadline) => break,
-            n = rx.recv_many(buf, room) => if n == 0 { return false },
+        match rx.try_recv() {
+            Ok(e) => buf.push(e),
+            Err(mpsc::error::TryRecvError::Empty) => break,
+            Err(mpsc::error::TryRecvError::Disconnected) => return false,
         }
     }
     true
