@@ -21,8 +21,8 @@ async fn sqlite(dir: &tempfile::TempDir) -> Db {
 
 async fn outbox_len(db: &Db) -> i64 {
     match db {
-        Db::Sqlite(p) => sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
-            .fetch_one(p)
+        Db::Sqlite(s) => sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(s.reader())
             .await
             .unwrap(),
         Db::Postgres(p) => sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
@@ -33,9 +33,9 @@ async fn outbox_len(db: &Db) -> i64 {
 }
 
 async fn outbox_ids(db: &Db) -> Vec<String> {
-    let Db::Sqlite(p) = db else { unreachable!() };
+    let Db::Sqlite(s) = db else { unreachable!() };
     sqlx::query_scalar("SELECT event_id FROM outbox")
-        .fetch_all(p)
+        .fetch_all(s.reader())
         .await
         .unwrap()
 }

@@ -20,16 +20,42 @@ static PG_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postg
 #[derive(Debug, Clone)]
 pub enum Db {
     /// The embedded deployment: one SQLite file in WAL mode.
-    Sqlite(sqlx::SqlitePool),
+    Sqlite(SqliteDb),
     /// The scaled-out deployment: a shared PostgreSQL server.
     Postgres(sqlx::PgPool),
+}
+
+/// An SQLite database behind two pools: readers, and a single writer.
+///
+/// SQLite lets one connection write at a time. Writers on several
+/// connections wait for each other in SQLite's busy handler, which sleeps
+/// in steps of up to 100 ms, so a catch queued behind another write could
+/// take hundreds of milliseconds. With one writer connection, writes queue
+/// in the pool instead and start the moment the previous one commits; in
+/// WAL mode readers never wait for it.
+#[derive(Debug, Clone)]
+pub struct SqliteDb {
+    reader: sqlx::SqlitePool,
+    writer: sqlx::SqlitePool,
+}
+
+impl SqliteDb {
+    /// The pool for reads.
+    pub fn reader(&self) -> &sqlx::SqlitePool {
+        &self.reader
+    }
+
+    /// The single-connection pool every write goes through.
+    pub fn writer(&self) -> &sqlx::SqlitePool {
+        &self.writer
+    }
 }
 
 /// Pool settings for SQLite.
 #[derive(Debug, Clone)]
 pub struct SqliteConfig {
-    /// Connections in the pool. SQLite has one writer at a time, so a few
-    /// connections are enough: extra ones only add readers.
+    /// Reader connections. Writes go through one more, dedicated
+    /// connection, as SQLite has one writer at a time anyway.
     pub max_connections: u32,
     /// How long a connection waits for another writer's lock before the
     /// statement fails with `unavailable`.
@@ -103,14 +129,21 @@ impl Db {
             .foreign_keys(true)
             // A negative cache_size is in KiB rather than pages.
             .pragma("cache_size", format!("-{}", config.cache_kib));
-        let pool = SqlitePoolOptions::new()
+        // The writer opens first so that it creates the file and applies the
+        // migrations before any reader looks.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(config.acquire_timeout)
+            .connect_with(options.clone())
+            .await?;
+        SQLITE_MIGRATOR.run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
             .max_connections(config.max_connections.max(1))
             .acquire_timeout(config.acquire_timeout)
             .connect_with(options)
             .await?;
-        SQLITE_MIGRATOR.run(&pool).await?;
         tracing::info!(path = %path.display(), "sqlite store open");
-        Ok(Db::Sqlite(pool))
+        Ok(Db::Sqlite(SqliteDb { reader, writer }))
     }
 
     /// Connects to PostgreSQL at `url` with default settings, and applies
@@ -161,7 +194,13 @@ impl Db {
     /// Closes the pool, waiting for connections in use to come back. Later
     /// calls fail with [`StoreError::Unavailable`].
     pub async fn close(&self) {
-        on_pool!(self, pool => pool.close().await)
+        match self {
+            Db::Sqlite(s) => {
+                s.reader.close().await;
+                s.writer.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
     }
 }
 

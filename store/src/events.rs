@@ -195,7 +195,7 @@ impl Db {
         if ids.is_empty() {
             return Ok(());
         }
-        on_pool!(self, pool => {
+        on_writer!(self, pool => {
             let mut conn = pool.acquire().await?;
             conn.delete_outbox(ids).await?;
         });
@@ -213,8 +213,8 @@ impl Db {
             return Ok(0);
         }
         match self {
-            Db::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            Db::Sqlite(s) => {
+                let mut tx = s.writer().begin_with("BEGIN IMMEDIATE").await?;
                 let inserted = tx.insert_events(events).await?;
                 tx.commit().await?;
                 Ok(inserted)

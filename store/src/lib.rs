@@ -1,7 +1,8 @@
 //! geogame's SQL persistence layer: one code path over SQLite and PostgreSQL.
 //!
-//! [`Db`] holds either an SQLite pool (the embedded `geogame up`
-//! deployment) or a PostgreSQL pool (the scaled-out one). Every method runs
+//! [`Db`] holds either SQLite (the embedded `geogame up` deployment: a
+//! reader pool and a single writer connection) or a PostgreSQL pool (the
+//! scaled-out one). Every method runs
 //! the same SQL on both where the dialects agree (both accept `$1`
 //! placeholders, `ON CONFLICT` upserts and `RETURNING`), and keeps two
 //! statements only where they do not (bulk inserts, array binds).
@@ -28,7 +29,7 @@ mod game;
 mod players;
 mod world;
 
-pub use db::{Db, PgConfig, SqliteConfig};
+pub use db::{Db, PgConfig, SqliteConfig, SqliteDb};
 pub use error::StoreError;
 pub use game::CaughtCreature;
 pub use world::{AuditEntry, PoiRow, ZoneRow};

@@ -14,15 +14,17 @@ impl Db {
     /// own fresh id, the primary key lets exactly one in, and all of them
     /// then read back the winner.
     pub async fn player_for_device(&self, device_id: &str) -> Result<String, StoreError> {
-        on_pool!(self, pool => {
-            // The common case is a known device: one read, no write.
-            let known: Option<(String,)> = sqlx::query_as(SELECT_PLAYER)
+        // The common case is a known device: one read, no write.
+        let known: Option<(String,)> = on_pool!(self, pool => {
+            sqlx::query_as(SELECT_PLAYER)
                 .bind(device_id)
                 .fetch_optional(pool)
-                .await?;
-            if let Some((player_id,)) = known {
-                return Ok(player_id);
-            }
+                .await?
+        });
+        if let Some((player_id,)) = known {
+            return Ok(player_id);
+        }
+        on_writer!(self, pool => {
             let fresh = format!("p_{}", uuid::Uuid::new_v4().simple());
             let inserted = sqlx::query(INSERT_PLAYER)
                 .bind(device_id)

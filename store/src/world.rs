@@ -227,7 +227,7 @@ impl Db {
 
     /// Appends one audit entry on its own.
     pub async fn append_audit(&self, a: &AuditEntry) -> Result<(), StoreError> {
-        on_pool!(self, pool => {
+        on_writer!(self, pool => {
             write_audit!(pool, a);
         });
         Ok(())

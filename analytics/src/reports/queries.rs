@@ -12,7 +12,10 @@ use crate::error::AnalyticsError;
 macro_rules! with_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            Db::Sqlite($pool) => $body,
+            Db::Sqlite(s) => {
+                let $pool = s.reader();
+                $body
+            }
             Db::Postgres($pool) => $body,
         }
     };

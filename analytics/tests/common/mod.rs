@@ -185,8 +185,8 @@ pub async fn wait_for_count(db: &Db, n: i64, timeout: Duration) -> i64 {
 /// The event ids stored in `db`, sorted.
 pub async fn stored_ids(db: &Db) -> Vec<String> {
     let mut ids: Vec<String> = match db {
-        Db::Sqlite(p) => sqlx::query_scalar("SELECT event_id FROM events")
-            .fetch_all(p)
+        Db::Sqlite(s) => sqlx::query_scalar("SELECT event_id FROM events")
+            .fetch_all(s.reader())
             .await
             .unwrap(),
         Db::Postgres(p) => sqlx::query_scalar("SELECT event_id FROM events")

@@ -65,7 +65,7 @@ impl Fixture {
     /// Runs a raw scalar query, such as a `COUNT(*)`.
     pub(crate) async fn scalar(&self, sql: &str) -> i64 {
         match &self.db {
-            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            Db::Sqlite(s) => sqlx::query_scalar(sql).fetch_one(s.reader()).await.unwrap(),
             Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
         }
     }
@@ -73,7 +73,11 @@ impl Fixture {
     /// Runs a raw statement.
     pub(crate) async fn exec(&self, sql: &str) {
         match &self.db {
-            Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()).unwrap(),
+            Db::Sqlite(s) => sqlx::query(sql)
+                .execute(s.writer())
+                .await
+                .map(|_| ())
+                .unwrap(),
             Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()).unwrap(),
         }
     }

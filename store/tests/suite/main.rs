@@ -86,12 +86,14 @@ async fn sqlite_creates_missing_folders() {
 #[tokio::test]
 async fn sqlite_connections_are_durable_wal() {
     let f = harness::Fixture::sqlite().await;
-    // Check every pooled connection, not only the first one.
-    let store::Db::Sqlite(pool) = &f.db else {
+    // Check every pooled connection, not only the first one: the four
+    // readers and the single writer.
+    let store::Db::Sqlite(s) = &f.db else {
         unreachable!()
     };
+    assert_eq!(s.writer().options().get_max_connections(), 1);
     let mut held = Vec::new();
-    for _ in 0..4 {
+    for pool in [s.reader(), s.reader(), s.reader(), s.reader(), s.writer()] {
         let mut conn = pool.acquire().await.unwrap();
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(&mut *conn)
@@ -113,4 +115,44 @@ async fn sqlite_connections_are_durable_wal() {
         assert!(busy >= 1000, "busy_timeout {busy}");
         held.push(conn);
     }
+}
+
+/// Writes queue for the one writer connection instead of fighting over
+/// SQLite's lock: many at once all land, none fails as busy, and reads go
+/// on while a write transaction is open.
+#[tokio::test]
+async fn sqlite_writes_queue_for_one_writer() {
+    let f = harness::Fixture::sqlite().await;
+    let store::Db::Sqlite(s) = &f.db else {
+        unreachable!()
+    };
+    // An open write transaction holds the writer; a read still answers.
+    let mut open = s.writer().begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO players (device_id, player_id, created_at) VALUES ('held', 'p_held', 0)",
+    )
+    .execute(&mut *open)
+    .await
+    .unwrap();
+    assert_eq!(
+        f.scalar("SELECT COUNT(*) FROM players WHERE device_id = 'held'")
+            .await,
+        0
+    );
+    let queued = {
+        let db = f.db.clone();
+        tokio::spawn(async move { db.player_for_device("queued").await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(!queued.is_finished(), "a write waits for the writer");
+    open.commit().await.unwrap();
+    queued.await.unwrap().unwrap();
+    let writes = (0..64).map(|i| {
+        let db = f.db.clone();
+        tokio::spawn(async move { db.player_for_device(&format!("device-{i}")).await })
+    });
+    for w in writes {
+        w.await.unwrap().unwrap();
+    }
+    assert_eq!(f.scalar("SELECT COUNT(*) FROM players").await, 66);
 }
