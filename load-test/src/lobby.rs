@@ -83,7 +83,7 @@ impl Lobby {
             (LobbyServerMessage::Queued { seq, ticket_id }, State::Queuing { seq: want, at })
                 if seq == Some(*want) =>
             {
-                rec.reply(Kind::Queue, now - *at);
+                rec.reply(Kind::Queue, *at, now);
                 rec.sent_unscheduled(Kind::Match);
                 self.state = State::Waiting {
                     ticket_id,
@@ -97,7 +97,7 @@ impl Lobby {
                     since,
                 },
             ) if ticket_id == *want => {
-                rec.reply(Kind::Match, now - *since);
+                rec.reply(Kind::Match, *since, now);
                 // A real player raids, then looks for the next one later.
                 self.state = State::Idle {
                     next_try: after(now, rng, 20.0, 60.0),
@@ -141,7 +141,7 @@ impl Lobby {
     ) -> Result<(), tungstenite::Error> {
         match self.state {
             State::Queuing { at, .. } if now.duration_since(at) >= timeout => {
-                rec.timeout(Kind::Queue, now - at);
+                rec.timeout(Kind::Queue, at, now);
                 self.state = State::Idle {
                     next_try: after(now, walker.rng(), 5.0, 15.0),
                 };
@@ -186,7 +186,7 @@ impl Lobby {
     pub(crate) async fn finish(mut self, rec: &Recorder<'_>) {
         let now = Instant::now();
         match std::mem::replace(&mut self.state, State::Idle { next_try: now }) {
-            State::Queuing { at, .. } => rec.timeout(Kind::Queue, now - at),
+            State::Queuing { at, .. } => rec.timeout(Kind::Queue, at, now),
             State::Waiting { ticket_id, .. } => {
                 rec.pending(Kind::Match);
                 self.seq += 1;

@@ -321,7 +321,7 @@ impl Player<'_> {
             if now.duration_since(p.at) < timeout {
                 break;
             }
-            self.rec.timeout(p.kind, now - p.at);
+            self.rec.timeout(p.kind, p.at, now);
             self.inflight.pop_front();
         }
         // The walker moves on the schedule's clock, so its track stays
@@ -428,7 +428,7 @@ impl Player<'_> {
         }
         let now = Instant::now();
         for p in self.inflight.drain(..) {
-            self.rec.timeout(p.kind, now - p.at);
+            self.rec.timeout(p.kind, p.at, now);
         }
     }
 

@@ -238,6 +238,10 @@ pub struct Report {
     pub throughput: Throughput,
     /// Latency per kind.
     pub latency_ms: LatencyByKind,
+    /// `location` latency of the requests scheduled after the ramp, when
+    /// every player has joined: the steady state at full load. The whole
+    /// run, ramp included, is in `latency_ms.location`.
+    pub location_after_ramp_ms: Percentiles,
     /// Catch and spin outcomes.
     pub outcomes: BTreeMap<String, BTreeMap<String, u64>>,
     /// The generator's own overhead.
@@ -372,6 +376,7 @@ impl Report {
                 received_per_s: received as f64 / duration_s,
             },
             latency_ms: latency,
+            location_after_ramp_ms: Percentiles::from_micros(&totals.steady_location),
             outcomes,
             generator,
             slo,
@@ -450,6 +455,12 @@ impl Report {
                 errs
             );
         }
+        let steady = &self.location_after_ramp_ms;
+        let _ = writeln!(
+            s,
+            "{:<9} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}  (location after the ramp)",
+            "  steady", steady.count, steady.p50, steady.p90, steady.p99, steady.p999, steady.max,
+        );
         if !self.errors_by_code.is_empty() {
             let all: Vec<String> = self
                 .errors_by_code

@@ -137,6 +137,7 @@ pub async fn run_on_grid(
         tracing::debug!(?grid, ?phase, "timer grid and kick phase");
     }
     let start = Instant::now() + START_LEAD;
+    stats.set_steady_from(start + cfg.ramp);
     let shared = Arc::new(Shared {
         connect_gate: Semaphore::new(cfg.connect_concurrency),
         end: start + cfg.duration,

@@ -6,11 +6,12 @@
 //! generator's own send lag, and an "interval" histogram that the sampler
 //! swaps out once per second to build the time series.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use tokio::time::Instant;
 
 use crate::error::LoadTestError;
 
@@ -82,12 +83,15 @@ struct Shard {
     outcomes: Vec<(Kind, &'static str, u64)>,
     send_lag: Histogram<u64>,
     interval_location: Histogram<u64>,
+    steady_location: Histogram<u64>,
     late_replies: u64,
 }
 
 /// Shared recorder state for one run.
 pub struct Stats {
     shards: Box<[Mutex<Shard>]>,
+    /// Requests scheduled from here on also count as steady state.
+    steady_from: OnceLock<Instant>,
     high_us: u64,
     connected: AtomicU64,
     disconnected: AtomicU64,
@@ -107,6 +111,9 @@ pub struct Totals {
     pub outcomes: Vec<(Kind, &'static str, u64)>,
     /// How late sends went out against their schedule (microseconds).
     pub send_lag: Histogram<u64>,
+    /// `location` latency of requests scheduled after the ramp, when every
+    /// player is connected (microseconds).
+    pub steady_location: Histogram<u64>,
     /// Replies that arrived after their request had been counted as a timeout.
     pub late_replies: u64,
     /// Connection failures by reason.
@@ -181,11 +188,13 @@ impl Stats {
                 outcomes: Vec::new(),
                 send_lag: new_histogram(high_us)?,
                 interval_location: new_histogram(high_us)?,
+                steady_location: new_histogram(high_us)?,
                 late_replies: 0,
             }));
         }
         Ok(Stats {
             shards: v.into_boxed_slice(),
+            steady_from: OnceLock::new(),
             high_us,
             connected: AtomicU64::new(0),
             disconnected: AtomicU64::new(0),
@@ -197,7 +206,14 @@ impl Stats {
     pub fn recorder(&self, player: usize) -> Recorder<'_> {
         Recorder {
             shard: &self.shards[player % self.shards.len()],
+            steady_from: &self.steady_from,
         }
+    }
+
+    /// Marks the end of the ramp: `location` requests scheduled from `at`
+    /// on are also recorded as steady state. Only the first call counts.
+    pub fn set_steady_from(&self, at: Instant) {
+        let _ = self.steady_from.set(at);
     }
 
     /// Counts a player that finished its handshake.
@@ -269,6 +285,7 @@ impl Stats {
             errors: Vec::new(),
             outcomes: Vec::new(),
             send_lag: new_histogram(self.high_us)?,
+            steady_location: new_histogram(self.high_us)?,
             late_replies: 0,
             connect_failures: lock(&self.connect_failures).clone(),
             connected: self.connected.load(Ordering::Relaxed),
@@ -292,6 +309,7 @@ impl Stats {
                 a.pending += b.pending;
             }
             t.send_lag.add(&s.send_lag).map_err(add_err)?;
+            t.steady_location.add(&s.steady_location).map_err(add_err)?;
             t.late_replies += s.late_replies;
             for &(k, c, n) in &s.errors {
                 match t.errors.iter_mut().find(|(k2, c2, _)| *k2 == k && *c2 == c) {
@@ -327,6 +345,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Clone, Copy)]
 pub struct Recorder<'a> {
     shard: &'a Mutex<Shard>,
+    steady_from: &'a OnceLock<Instant>,
 }
 
 impl std::fmt::Debug for Recorder<'_> {
@@ -349,14 +368,22 @@ impl Recorder<'_> {
         lock(self.shard).counts[kind.index()].sent += 1;
     }
 
-    /// Records a successful reply `latency` after the scheduled send.
-    pub fn reply(&self, kind: Kind, latency: Duration) {
+    /// Records a successful reply at `now` to a request scheduled (or, for
+    /// lobby kinds, started) at `since`.
+    pub fn reply(&self, kind: Kind, since: Instant, now: Instant) {
         let mut s = lock(self.shard);
-        let us = micros(latency);
         s.counts[kind.index()].received += 1;
+        self.sample(&mut s, kind, since, now);
+    }
+
+    fn sample(&self, s: &mut Shard, kind: Kind, since: Instant, now: Instant) {
+        let us = micros(now.saturating_duration_since(since));
         s.latency[kind.index()].saturating_record(us);
         if kind == Kind::Location {
             s.interval_location.saturating_record(us);
+            if self.steady_from.get().is_some_and(|from| since >= *from) {
+                s.steady_location.saturating_record(us);
+            }
         }
     }
 
@@ -369,17 +396,13 @@ impl Recorder<'_> {
         bump(&mut s.errors, kind, code);
     }
 
-    /// Counts a request that got no reply after `waited`. The wait is also
-    /// recorded as a latency sample (a lower bound of the real one), so a
-    /// server that never answers cannot look fast.
-    pub fn timeout(&self, kind: Kind, waited: Duration) {
+    /// Counts a request scheduled at `since` that still had no reply at
+    /// `now`. The wait is also recorded as a latency sample (a lower bound
+    /// of the real one), so a server that never answers cannot look fast.
+    pub fn timeout(&self, kind: Kind, since: Instant, now: Instant) {
         let mut s = lock(self.shard);
-        let us = micros(waited);
         s.counts[kind.index()].timeouts += 1;
-        s.latency[kind.index()].saturating_record(us);
-        if kind == Kind::Location {
-            s.interval_location.saturating_record(us);
-        }
+        self.sample(&mut s, kind, since, now);
     }
 
     /// Counts a scheduled send skipped at the in-flight limit.
@@ -407,19 +430,24 @@ impl Recorder<'_> {
 mod tests {
     use super::*;
 
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
     #[test]
     fn shards_merge_into_totals() {
         let stats = Stats::new(4, Duration::from_secs(60)).unwrap();
+        let t0 = Instant::now();
         for p in 0..8 {
             let r = stats.recorder(p);
             r.sent(Kind::Location, Duration::from_micros(5));
-            r.reply(Kind::Location, Duration::from_millis(10 + p as u64));
+            r.reply(Kind::Location, t0, t0 + ms(10 + p as u64));
         }
         stats.recorder(1).error(Some(Kind::Catch), "too_fast");
         stats.recorder(2).error(Some(Kind::Catch), "too_fast");
         stats
             .recorder(3)
-            .timeout(Kind::Spin, Duration::from_secs(5));
+            .timeout(Kind::Spin, t0, t0 + Duration::from_secs(5));
         let t = stats.totals().unwrap();
         let loc = &t.latency[0];
         assert_eq!(loc.len(), 8);
@@ -434,17 +462,37 @@ mod tests {
     #[test]
     fn interval_is_reset_after_each_take() {
         let stats = Stats::new(2, Duration::from_secs(60)).unwrap();
-        stats
-            .recorder(0)
-            .reply(Kind::Location, Duration::from_millis(3));
-        stats
-            .recorder(1)
-            .reply(Kind::Location, Duration::from_millis(7));
-        stats
-            .recorder(1)
-            .reply(Kind::Catch, Duration::from_millis(7));
+        let t0 = Instant::now();
+        stats.recorder(0).reply(Kind::Location, t0, t0 + ms(3));
+        stats.recorder(1).reply(Kind::Location, t0, t0 + ms(7));
+        stats.recorder(1).reply(Kind::Catch, t0, t0 + ms(7));
         assert_eq!(stats.take_interval().unwrap().location.len(), 2);
         assert_eq!(stats.take_interval().unwrap().location.len(), 0);
         assert_eq!(stats.totals().unwrap().latency[0].len(), 2);
+    }
+
+    #[test]
+    fn steady_state_counts_only_requests_scheduled_after_the_ramp() {
+        let stats = Stats::new(2, Duration::from_secs(60)).unwrap();
+        let t0 = Instant::now();
+        let ramp_end = t0 + Duration::from_secs(10);
+        stats.set_steady_from(ramp_end);
+        let r = stats.recorder(0);
+        // During the ramp: slow, and left out of the steady state.
+        r.reply(Kind::Location, t0, t0 + ms(900));
+        r.timeout(Kind::Location, t0 + ms(5), t0 + Duration::from_secs(5));
+        // After it: fast replies, plus a timeout that must count.
+        for i in 0..98 {
+            let at = ramp_end + ms(i);
+            r.reply(Kind::Location, at, at + ms(2));
+        }
+        let late = ramp_end + ms(200);
+        r.timeout(Kind::Location, late, late + Duration::from_secs(5));
+        r.reply(Kind::Catch, ramp_end, ramp_end + ms(40));
+        let t = stats.totals().unwrap();
+        assert_eq!(t.latency[0].len(), 101);
+        assert_eq!(t.steady_location.len(), 99);
+        assert!(t.steady_location.max() >= 4_990_000, "the timeout counts");
+        assert!(t.steady_location.value_at_quantile(0.5) < 2_100);
     }
 }

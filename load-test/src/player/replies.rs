@@ -1,7 +1,11 @@
 //! Reply handling of a player: match replies to requests by `seq`, record
 //! latency and outcomes, and learn the world from `nearby`.
 
-use protocol::play::{CatchOutcome, ClientMessage, ServerMessage, SpinOutcome};
+use std::borrow::Cow;
+
+use protocol::ErrorCode;
+use protocol::play::ClientMessage;
+use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::{CHASE_RANGE_M, MAX_SEEN_CREATURES, Player, SeenCreature};
@@ -21,7 +25,7 @@ impl Player<'_> {
                     return false;
                 };
                 if p.kind == kind {
-                    self.rec.reply(kind, now - p.at);
+                    self.rec.reply(kind, p.at, now);
                     true
                 } else {
                     self.rec.error(Some(p.kind), "wrong_reply_type");
@@ -49,29 +53,26 @@ impl Player<'_> {
             }
             return;
         }
-        let msg = match ServerMessage::decode(text) {
-            Ok(m) => m,
+        let reply: Reply<'_> = match serde_json::from_str(text) {
+            Ok(r) => r,
             Err(_) => return self.rec.error(None, "undecodable_reply"),
         };
-        match msg {
-            ServerMessage::Nearby {
-                seq,
-                creatures,
-                pois,
-            } => {
-                if !self.finish(seq, Kind::Location, now) {
+        match reply.kind.as_ref() {
+            "nearby" => {
+                if !self.finish(reply.seq, Kind::Location, now) {
                     return;
                 }
                 self.creatures.clear();
-                let seen = creatures
+                let seen = reply
+                    .creatures
                     .into_iter()
                     .take(MAX_SEEN_CREATURES)
                     .map(|c| SeenCreature {
                         pos: LatLon::new(c.lat, c.lon),
-                        id: c.id,
+                        id: c.id.into_owned(),
                     });
                 self.creatures.extend(seen);
-                for p in &pois {
+                for p in &reply.pois {
                     self.walker.learn_poi(&p.id, LatLon::new(p.lat, p.lon));
                 }
                 // Go for the nearest creature in sight (the list is sorted
@@ -82,27 +83,30 @@ impl Player<'_> {
                     self.walker.chase(c.pos);
                 }
             }
-            ServerMessage::CatchResult { seq, outcome, .. } => {
-                let matched = self.finish(seq, Kind::Catch, now);
-                if matched {
-                    self.rec.outcome(Kind::Catch, catch_outcome(outcome));
+            result @ ("catch_result" | "spin_result") => {
+                let (kind, name): (Kind, fn(&str) -> &'static str) = if result == "catch_result" {
+                    (Kind::Catch, catch_outcome)
+                } else {
+                    (Kind::Spin, spin_outcome)
+                };
+                if self.finish(reply.seq, kind, now) {
+                    let outcome = reply.outcome.as_deref().map_or("missing", name);
+                    self.rec.outcome(kind, outcome);
                 }
             }
-            ServerMessage::SpinResult { seq, outcome, .. } => {
-                let matched = self.finish(seq, Kind::Spin, now);
-                if matched {
-                    self.rec.outcome(Kind::Spin, spin_outcome(outcome));
+            "despawn" => {
+                if let Some(id) = reply.creature_id {
+                    self.creatures.retain(|c| c.id != id);
                 }
             }
-            ServerMessage::Despawn { creature_id, .. } => {
-                self.creatures.retain(|c| c.id != creature_id)
-            }
-            ServerMessage::Error { seq, code, .. } => {
-                let matched =
-                    seq.and_then(|s| self.inflight.binary_search_by_key(&s, |p| p.seq).ok());
+            "error" => {
+                let code = reply.code.map_or("unknown", |c| c.as_str());
+                let matched = reply
+                    .seq
+                    .and_then(|s| self.inflight.binary_search_by_key(&s, |p| p.seq).ok());
                 match matched.and_then(|i| self.inflight.remove(i)) {
-                    Some(p) => self.rec.error(Some(p.kind), code.as_str()),
-                    None => self.rec.error(None, code.as_str()),
+                    Some(p) => self.rec.error(Some(p.kind), code),
+                    None => self.rec.error(None, code),
                 }
             }
             // Welcome repeats, session traffic, pongs and shutdown notices
@@ -112,21 +116,128 @@ impl Player<'_> {
     }
 }
 
-fn catch_outcome(o: CatchOutcome) -> &'static str {
-    use CatchOutcome::*;
+/// The fields of a server frame that a walker acts on, read in one pass
+/// straight from the text. The generator reads tens of thousands of
+/// `nearby` frames a second; building each whole message (an internally
+/// tagged enum is buffered before it is read) would cost it more CPU than
+/// the server spends answering.
+#[derive(Deserialize)]
+struct Reply<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    seq: Option<u64>,
+    #[serde(default, borrow)]
+    creatures: Vec<Sighting<'a>>,
+    #[serde(default, borrow)]
+    pois: Vec<Sighting<'a>>,
+    #[serde(default, borrow)]
+    creature_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    outcome: Option<Cow<'a, str>>,
+    #[serde(default)]
+    code: Option<ErrorCode>,
+}
+
+/// A creature or POI of a `nearby` frame.
+#[derive(Deserialize)]
+struct Sighting<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    lat: f64,
+    lon: f64,
+}
+
+fn catch_outcome(o: &str) -> &'static str {
     match o {
-        Caught => "caught",
-        Fled => "fled",
-        Gone => "gone",
-        TooFar => "too_far",
+        "caught" => "caught",
+        "fled" => "fled",
+        "gone" => "gone",
+        "too_far" => "too_far",
+        _ => "unknown",
     }
 }
 
-fn spin_outcome(o: SpinOutcome) -> &'static str {
-    use SpinOutcome::*;
+fn spin_outcome(o: &str) -> &'static str {
     match o {
-        Ok => "ok",
-        Cooldown => "cooldown",
-        TooFar => "too_far",
+        "ok" => "ok",
+        "cooldown" => "cooldown",
+        "too_far" => "too_far",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::play::{
+        CatchOutcome, CreatureView, DespawnReason, PoiView, Rarity, ServerMessage, SpinOutcome,
+    };
+
+    use super::*;
+
+    /// The lean reader must follow the frames the protocol crate writes.
+    #[test]
+    fn reads_what_the_server_encodes() {
+        let nearby = ServerMessage::Nearby {
+            seq: Some(7),
+            creatures: vec![CreatureView {
+                id: "c-\"quoted\"".into(),
+                species: "Pidgeo".into(),
+                rarity: Rarity::Rare,
+                lat: 47.61,
+                lon: -122.03,
+                distance_m: 12.5,
+                bearing_deg: 90.0,
+                expires_at: 1,
+            }],
+            pois: vec![PoiView {
+                id: "starbucks".into(),
+                name: "Starbucks".into(),
+                lat: 47.62,
+                lon: -122.04,
+                distance_m: 80.0,
+                sponsor: Some("Starbucks".into()),
+            }],
+        }
+        .encode();
+        let r: Reply<'_> = serde_json::from_str(&nearby).unwrap();
+        assert_eq!(r.kind, "nearby");
+        assert_eq!(r.seq, Some(7));
+        assert_eq!(r.creatures[0].id, "c-\"quoted\"");
+        assert_eq!((r.creatures[0].lat, r.creatures[0].lon), (47.61, -122.03));
+        assert_eq!(r.pois[0].id, "starbucks");
+
+        let caught = ServerMessage::CatchResult {
+            seq: Some(8),
+            creature_id: "c-1".into(),
+            outcome: CatchOutcome::TooFar,
+        }
+        .encode();
+        let r: Reply<'_> = serde_json::from_str(&caught).unwrap();
+        assert_eq!((r.kind.as_ref(), r.seq), ("catch_result", Some(8)));
+        assert_eq!(catch_outcome(r.outcome.as_deref().unwrap()), "too_far");
+
+        let spun = ServerMessage::SpinResult {
+            seq: Some(9),
+            poi_id: "p".into(),
+            outcome: SpinOutcome::Cooldown,
+            items: Default::default(),
+        }
+        .encode();
+        let r: Reply<'_> = serde_json::from_str(&spun).unwrap();
+        assert_eq!(spin_outcome(r.outcome.as_deref().unwrap()), "cooldown");
+
+        let gone = ServerMessage::Despawn {
+            creature_id: "c-2".into(),
+            reason: DespawnReason::Expired,
+        }
+        .encode();
+        let r: Reply<'_> = serde_json::from_str(&gone).unwrap();
+        assert_eq!(r.creature_id.as_deref(), Some("c-2"));
+
+        let err = ServerMessage::error(None, ErrorCode::TooFast, "slow down").encode();
+        let r: Reply<'_> = serde_json::from_str(&err).unwrap();
+        assert_eq!((r.kind.as_ref(), r.seq), ("error", None));
+        assert_eq!(r.code, Some(ErrorCode::TooFast));
     }
 }
