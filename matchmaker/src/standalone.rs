@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use protocol::token::TokenKey;
 use tokio_util::sync::CancellationToken;
@@ -219,6 +220,13 @@ pub async fn serve(
     let http = tokio::spawn({
         let stop = shutdown.clone();
         async move {
+            // Lobby pushes are small frames; see the game server's listener
+            // on why Nagle's algorithm is off.
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "TCP_NODELAY not set");
+                }
+            });
             axum::serve(listener, app)
                 .with_graceful_shutdown(stop.cancelled_owned())
                 .await
