@@ -27,6 +27,10 @@ enum State {
     Queuing { seq: u64, at: Instant },
     /// Ticket in the queue, waiting for `match_found`.
     Waiting { ticket_id: String, since: Instant },
+    /// Matched: in the raid on the game server until it ends (the lobby
+    /// refuses a new ticket meanwhile). `token` waits to be sent in a
+    /// `join_session` on the play socket.
+    Raiding { token: Option<String> },
 }
 
 /// One player's lobby connection and its queueing state.
@@ -91,16 +95,21 @@ impl Lobby {
                 };
             }
             (
-                LobbyServerMessage::MatchFound { ticket_id, .. },
+                LobbyServerMessage::MatchFound {
+                    ticket_id,
+                    session_token,
+                    ..
+                },
                 State::Waiting {
                     ticket_id: want,
                     since,
                 },
             ) if ticket_id == *want => {
                 rec.reply(Kind::Match, *since, now);
-                // A real player raids, then looks for the next one later.
-                self.state = State::Idle {
-                    next_try: after(now, rng, 20.0, 60.0),
+                // A real player joins the raid on its game socket and fights
+                // until it ends; only then does it look for the next one.
+                self.state = State::Raiding {
+                    token: Some(session_token),
                 };
             }
             (
@@ -125,6 +134,29 @@ impl Lobby {
             (LobbyServerMessage::Error { code, .. }, _) => rec.error(None, code.as_str()),
             // Pushes for other tickets (a party member's) and pongs.
             _ => {}
+        }
+    }
+
+    /// The session token to join with, once, right after a match.
+    pub(crate) fn take_join(&mut self) -> Option<String> {
+        match &mut self.state {
+            State::Raiding { token } => token.take(),
+            _ => None,
+        }
+    }
+
+    /// Whether the player is in a raid it has joined.
+    pub(crate) fn raiding(&self) -> bool {
+        matches!(self.state, State::Raiding { token: None })
+    }
+
+    /// The raid is over (ended, or the join was refused): back to idle,
+    /// queueing again some time later.
+    pub(crate) fn raid_over(&mut self, now: Instant, rng: &mut impl Rng) {
+        if matches!(self.state, State::Raiding { .. }) {
+            self.state = State::Idle {
+                next_try: after(now, rng, 20.0, 60.0),
+            };
         }
     }
 
@@ -200,7 +232,7 @@ impl Lobby {
                 )
                 .await;
             }
-            State::Idle { .. } => {}
+            State::Idle { .. } | State::Raiding { .. } => {}
         }
         let _ = tokio::time::timeout(Duration::from_secs(1), self.ws.close(None)).await;
     }

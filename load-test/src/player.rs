@@ -40,6 +40,9 @@ const SPIN_RANGE_M: f64 = 30.0;
 const SPIN_COOLDOWN_S: f64 = 300.0;
 /// Most sends written before one flush when several are due at once.
 const MAX_BATCH: usize = 64;
+/// Raid requests remembered while unanswered (a raid sends one a second).
+const MAX_RAID_SEQS: usize = 16;
+
 /// How many creatures from the last `nearby` a player keeps in mind.
 const MAX_SEEN_CREATURES: usize = 8;
 
@@ -108,6 +111,9 @@ struct Player<'a> {
     inflight: VecDeque<Pending>,
     creatures: Vec<SeenCreature>,
     seq: u64,
+    /// Sequence numbers of raid messages (`join_session`, `attack`) still
+    /// unanswered; their replies are not timed.
+    raid_seqs: VecDeque<u64>,
     echo: bool,
 }
 
@@ -153,6 +159,7 @@ pub(crate) async fn run(shared: Arc<Shared>, idx: usize, mut stop: watch::Receiv
         inflight: VecDeque::new(),
         creatures: Vec::new(),
         seq: 0,
+        raid_seqs: VecDeque::new(),
         echo: shared.endpoints.auth.is_none(),
     });
     let broken = player.main_loop(now + phase, &mut stop).await;
@@ -343,6 +350,7 @@ impl Player<'_> {
         });
         // Queued only; the caller flushes the batch.
         self.ws.feed(Message::text(text)).await?;
+        self.raid_step().await?;
         if let Some(lobby) = &mut self.lobby {
             let reported = self.walker.fix().pos;
             if lobby
@@ -355,6 +363,34 @@ impl Player<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A player in a raid joins it right after the match, then attacks the
+    /// boss once per scheduled slot until the session ends. Raid traffic is
+    /// load on the server but not a timed request.
+    async fn raid_step(&mut self) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        let Some(lobby) = &mut self.lobby else {
+            return Ok(());
+        };
+        let msg = if let Some(session_token) = lobby.take_join() {
+            self.seq += 1;
+            ClientMessage::JoinSession {
+                seq: Some(self.seq),
+                session_token,
+            }
+        } else if lobby.raiding() {
+            self.seq += 1;
+            ClientMessage::Attack {
+                seq: Some(self.seq),
+            }
+        } else {
+            return Ok(());
+        };
+        if self.raid_seqs.len() >= MAX_RAID_SEQS {
+            self.raid_seqs.pop_front();
+        }
+        self.raid_seqs.push_back(self.seq);
+        self.ws.feed(Message::text(msg.encode())).await
     }
 
     /// Chooses this slot's message: a catch or spin when the dice and the

@@ -79,6 +79,23 @@ async fn fixed_delay_shows_in_every_percentile_and_the_report_has_its_shape() {
     // queued after 20 ms, match_found 300 ms later.
     within(m.p50, 320.0, 330.0, "match p50");
     within(report.latency_ms.queue.p50, 20.0, 26.0, "queue p50");
+    // Matched players join their raid and fight until the boss falls (at
+    // the third attack here), and queue again only well after it ended: so
+    // within this run each lobby player queued once and no ticket clashed
+    // with a running raid.
+    let seen = &server.seen;
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(load(&seen.joins), m.received, "one join per match");
+    assert!(
+        load(&seen.attacks) >= 3 * m.received,
+        "attacks {}",
+        load(&seen.attacks)
+    );
+    assert_eq!(load(&seen.queues), report.latency_ms.queue.sent);
+    assert_eq!(
+        report.latency_ms.queue.sent,
+        report.latency_ms.queue.received
+    );
 
     let v = serde_json::to_value(&report).unwrap();
     for key in [
@@ -94,6 +111,9 @@ async fn fixed_delay_shows_in_every_percentile_and_the_report_has_its_shape() {
     ] {
         assert!(v.get(key).is_some(), "report lacks {key}");
     }
+    // No ramp: the steady state is the whole run.
+    assert_eq!(v["location_after_ramp_ms"]["count"], loc.count);
+    assert!(v["location_after_ramp_ms"]["p99"].as_f64().unwrap() >= 20.0);
     for kind in ["location", "catch", "spin", "match"] {
         for field in ["count", "p50", "p90", "p99", "p999", "max"] {
             assert!(

@@ -99,6 +99,27 @@ impl Player<'_> {
                     self.creatures.retain(|c| c.id != id);
                 }
             }
+            "session_ended" => {
+                if let Some(lobby) = &mut self.lobby {
+                    lobby.raid_over(now, self.walker.rng());
+                }
+            }
+            "session_joined" | "attack_result" => self.raid_answered(reply.seq),
+            "error" if reply.seq.is_some_and(|s| self.raid_seqs.contains(&s)) => {
+                self.raid_answered(reply.seq);
+                match reply.code {
+                    // The boss fell (or time ran out) while this attack was
+                    // on its way: the end of the raid, not a fault.
+                    Some(ErrorCode::Conflict | ErrorCode::NotFound) => {}
+                    code => {
+                        let code = code.map_or("unknown", |c| c.as_str());
+                        self.rec.error(None, code);
+                    }
+                }
+                if let Some(lobby) = &mut self.lobby {
+                    lobby.raid_over(now, self.walker.rng());
+                }
+            }
             "error" => {
                 let code = reply.code.map_or("unknown", |c| c.as_str());
                 let matched = reply
@@ -112,6 +133,14 @@ impl Player<'_> {
             // Welcome repeats, session traffic, pongs and shutdown notices
             // carry nothing to measure.
             _ => {}
+        }
+    }
+}
+
+impl Player<'_> {
+    fn raid_answered(&mut self, seq: Option<u64>) {
+        if let Some(i) = seq.and_then(|s| self.raid_seqs.iter().position(|r| *r == s)) {
+            self.raid_seqs.remove(i);
         }
     }
 }

@@ -17,13 +17,15 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use futures_util::{SinkExt, StreamExt};
 use load_test::geo::{LatLon, Region};
 use protocol::ErrorCode;
 use protocol::http::{GuestAuthRequest, GuestAuthResponse};
 use protocol::lobby::{LobbyClientMessage, LobbyServerMessage};
 use protocol::play::{
-    CatchOutcome, ClientMessage, CreatureView, PoiView, ServerMessage, SpinOutcome,
+    BossView, CatchOutcome, ClientMessage, CreatureView, PoiView, Rarity, ServerMessage,
+    SessionOutcome, SpinOutcome,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -69,6 +71,8 @@ pub struct Seen {
     pub catches: AtomicU64,
     pub spins: AtomicU64,
     pub queues: AtomicU64,
+    pub joins: AtomicU64,
+    pub attacks: AtomicU64,
     pub max_speed_mmps: AtomicU64,
 }
 
@@ -122,6 +126,8 @@ pub async fn start(behaviour: Behaviour) -> TestServer {
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    // Small frames one at a time, as a real game server writes them.
+    let listener = listener.tap_io(|tcp| tcp.set_nodelay(true).unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     TestServer { addr, seen }
 }
@@ -217,6 +223,7 @@ async fn play_session(mut socket: WebSocket, state: Arc<AppState>) {
     let mut last: Option<(LatLon, Instant)> = None;
     let mut window: Option<(LatLon, Instant)> = None;
     let mut n = 0u64;
+    let mut raid_hits: Option<u32> = None;
     while let Some(Ok(msg)) = stream.next().await {
         let Message::Text(text) = msg else { continue };
         let at = Instant::now();
@@ -275,6 +282,53 @@ async fn play_session(mut socket: WebSocket, state: Arc<AppState>) {
                     poi_id,
                     outcome: SpinOutcome::Ok,
                     items: [("ball".to_owned(), 3)].into(),
+                }
+            }
+            // A raid: joined, then the boss falls at the third attack.
+            Ok(ClientMessage::JoinSession { seq, .. }) => {
+                state.seen.joins.fetch_add(1, Ordering::Relaxed);
+                raid_hits = Some(0);
+                ServerMessage::SessionJoined {
+                    seq,
+                    session_id: "s".into(),
+                    boss: BossView {
+                        species: "Boss".into(),
+                        rarity: Rarity::Legendary,
+                        hp: 60,
+                        max_hp: 60,
+                    },
+                    members: vec!["a".into()],
+                    ends_at: 0,
+                }
+            }
+            Ok(ClientMessage::Attack { seq }) => {
+                state.seen.attacks.fetch_add(1, Ordering::Relaxed);
+                let Some(hits) = raid_hits.as_mut() else {
+                    let m = ServerMessage::error(seq, ErrorCode::NotFound, "not in a session");
+                    if tx.send((state.due(at), m.encode())).await.is_err() {
+                        return;
+                    }
+                    continue;
+                };
+                *hits += 1;
+                let hp = 60 - 20 * (*hits).min(3);
+                let result = ServerMessage::AttackResult {
+                    seq,
+                    damage: 20,
+                    boss_hp: hp,
+                };
+                if hp == 0 {
+                    raid_hits = None;
+                    let ended = ServerMessage::SessionEnded {
+                        session_id: "s".into(),
+                        outcome: SessionOutcome::Victory,
+                    };
+                    if tx.send((state.due(at), result.encode())).await.is_err() {
+                        return;
+                    }
+                    ended
+                } else {
+                    result
                 }
             }
             Ok(other) => ServerMessage::error(other.seq(), ErrorCode::InvalidMessage, "unexpected"),
