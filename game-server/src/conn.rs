@@ -13,7 +13,7 @@ use std::pin::pin;
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use protocol::event::EventKind;
 use protocol::play::{ClientMessage, ServerMessage};
 use protocol::{ErrorCode, PROTOCOL_VERSION};
@@ -263,26 +263,49 @@ async fn play<S: Socket>(
                 }
             }
             Wake::Frame(incoming) => {
-                last_frame = Instant::now();
-                let msg = match incoming {
-                    None => return End::Gone,
-                    Some(Err(e)) => return read_error(&e),
-                    Some(Ok(m)) => m,
-                };
-                let text = match classify(state, msg) {
-                    Frame::Text(t) => t,
-                    Frame::Skip => continue,
-                    Frame::End(e) => return e,
-                };
-                if let Err(end) = on_text(state, conn, socket, &mut limiter, &text).await {
-                    return end;
+                // Frames that arrived together are answered together: each
+                // reply is queued, and one flush sends them all, so a busy
+                // socket costs one write per batch rather than per reply.
+                let mut next = incoming;
+                let mut batch = 0;
+                loop {
+                    last_frame = Instant::now();
+                    let msg = match next {
+                        None => return End::Gone,
+                        Some(Err(e)) => return read_error(&e),
+                        Some(Ok(m)) => m,
+                    };
+                    match classify(state, msg) {
+                        Frame::Text(t) => {
+                            if let Err(end) = on_text(state, conn, socket, &mut limiter, &t).await {
+                                return end;
+                            }
+                        }
+                        Frame::Skip => {}
+                        Frame::End(e) => return e,
+                    }
+                    batch += 1;
+                    if batch >= MAX_BATCH {
+                        break;
+                    }
+                    match socket.next().now_or_never() {
+                        Some(more) => next = more,
+                        None => break,
+                    }
+                }
+                if flush(state, socket).await.is_err() {
+                    return End::Gone;
                 }
             }
         }
     }
 }
 
-/// Handles one text frame of the play phase: rate limit, dispatch, reply.
+/// Most frames answered before the replies are flushed.
+const MAX_BATCH: usize = 64;
+
+/// Handles one text frame of the play phase: rate limit, dispatch, and a
+/// reply queued for the caller to flush.
 async fn on_text<S: Socket>(
     state: &Arc<GameState>,
     conn: &mut Conn,
@@ -303,7 +326,7 @@ async fn on_text<S: Socket>(
     let started = Instant::now();
     let (kind, reply) = crate::play::handle(state, conn, text).await;
     if let Some(reply) = reply {
-        send(state, socket, &reply).await?;
+        queue(state, socket, &reply).await?;
     }
     metrics::histogram!("geogame_update_to_reply_seconds", "type" => kind)
         .record(started.elapsed().as_secs_f64());
@@ -350,14 +373,34 @@ fn read_error(e: &axum::Error) -> End {
 
 /// Sends one reply, bounded by the write timeout.
 async fn send<S: Socket>(state: &GameState, socket: &mut S, m: &ServerMessage) -> Result<(), End> {
+    queue(state, socket, m).await?;
+    flush(state, socket).await
+}
+
+/// Queues one reply without flushing, bounded by the write timeout (a full
+/// write buffer makes the transport write out, which may wait).
+async fn queue<S: Socket>(state: &GameState, socket: &mut S, m: &ServerMessage) -> Result<(), End> {
     if let ServerMessage::Error { code, .. } = m {
         metrics::counter!("geogame_errors_total", "code" => code.as_str()).increment(1);
     }
-    write(state, socket, Message::Text(m.encode().into())).await
+    bounded(state, socket.feed(Message::Text(m.encode().into()))).await
+}
+
+/// Sends whatever is queued, bounded by the write timeout.
+async fn flush<S: Socket>(state: &GameState, socket: &mut S) -> Result<(), End> {
+    bounded(state, socket.flush()).await
 }
 
 async fn write<S: Socket>(state: &GameState, socket: &mut S, m: Message) -> Result<(), End> {
-    match timeout(state.cfg.write_timeout, socket.send(m)).await {
+    bounded(state, socket.send(m)).await
+}
+
+/// Runs one socket write under the write timeout.
+async fn bounded<F>(state: &GameState, op: F) -> Result<(), End>
+where
+    F: Future<Output = Result<(), axum::Error>>,
+{
+    match timeout(state.cfg.write_timeout, op).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(End::Gone),
         Err(_) => {

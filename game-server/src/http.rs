@@ -20,7 +20,7 @@ use crate::state::{GameState, now_s};
 const TRANSPORT_MAX_MESSAGE: usize = 64 * 1024;
 
 /// Per-socket read and write buffer of the transport.
-const SOCKET_BUFFER: usize = 4 * 1024;
+const SOCKET_BUFFER: usize = 2 * 1024;
 
 /// The most a socket's unsent output may grow to before writes fail.
 const MAX_WRITE_BUFFER: usize = 256 * 1024;
@@ -144,10 +144,11 @@ async fn play(State(state): State<Arc<GameState>>, ws: WebSocketUpgrade) -> Resp
         )
         .into_response();
     };
-    // tungstenite's default buffers are 128 KiB each way per socket; with
-    // small JSON frames, 4 KiB buffers cut per-player memory by more than
-    // ten times at no cost in throughput. The write buffer is capped so a
-    // client that does not read cannot grow it either.
+    // tungstenite's default buffers are 128 KiB each way per socket. Client
+    // frames are a few hundred bytes, so a 2 KiB read buffer still takes
+    // several per read; against 4 KiB it saved 2 KB per player with the
+    // same throughput (docs/benchmarks.md). The write buffer is capped so a
+    // client that does not read cannot grow it.
     ws.max_message_size(TRANSPORT_MAX_MESSAGE)
         .max_frame_size(TRANSPORT_MAX_MESSAGE)
         .read_buffer_size(SOCKET_BUFFER)

@@ -1,7 +1,7 @@
 //! Handlers for the play phase: location, catch, spin, collection, and
 //! dispatch of session messages.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use protocol::ErrorCode;
@@ -137,19 +137,28 @@ fn location(state: &GameState, conn: &mut Conn, l: LocationUpdate) -> ServerMess
 /// the watch sets stay as small as one view.
 fn rewatch(state: &GameState, conn: &mut Conn, creatures: &[CreatureView]) {
     let id = conn.id;
-    conn.shown.retain(|shown| {
-        let in_view = creatures.iter().any(|c| c.id == *shown);
-        if !in_view {
-            state.hub.unwatch(id, shown);
-        }
-        in_view
-    });
+    let before = conn.shown.len();
+    let mut still_shown = 0;
     for c in creatures {
-        if !conn.shown.contains(&c.id) {
+        if conn.shown.contains(&c.id) {
+            still_shown += 1;
+        } else {
             conn.shown.insert(c.id.clone());
             state.hub.watch(id, &c.id);
         }
     }
+    if still_shown == before {
+        // Nothing left the view: the common case while walking.
+        return;
+    }
+    let in_view: HashSet<&str> = creatures.iter().map(|c| c.id.as_str()).collect();
+    conn.shown.retain(|shown| {
+        let keep = in_view.contains(shown.as_str());
+        if !keep {
+            state.hub.unwatch(id, shown);
+        }
+        keep
+    });
 }
 
 /// Logs a foot-traffic `visit` for each POI the player is close to, at
