@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The issue-6 comparison of the game server with the bare transport, one
+# target after the other with the same generator (docs/benchmarks.md).
+#
+#   scripts/bench-game-vs-echo.sh sat   OUT_DIR   # 100 connections at saturation
+#   scripts/bench-game-vs-echo.sh 10k   OUT_DIR   # 10,000 players x 1 update/s
+#
+# DURATION (default 40) and RAMP (default 10) set the 10k run's length.
+# Build first: cargo build --release -p geogame -p load-test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:?usage: $0 sat|10k OUT_DIR}
+out=${2:?usage: $0 sat|10k OUT_DIR}
+mkdir -p "$out"
+lt=target/release/load-test
+gg=target/release/geogame
+data=$(mktemp -d)
+"$lt" echo-server --listen 127.0.0.1:9302 >"$out/echo-server.log" 2>&1 &
+echo_pid=$!
+"$gg" up --listen 127.0.0.1:8090 --data-dir "$data" --rate-limit 100000 >"$out/geogame.log" 2>&1 &
+game_pid=$!
+trap 'kill $echo_pid $game_pid 2>/dev/null || true; rm -rf "$data"' EXIT
+sleep 3
+rss_kib() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
+
+case "$mode" in
+sat)
+    "$lt" --target echo --url ws://127.0.0.1:9302 --players 100 --rate 2000 --duration 10 \
+        --max-in-flight 64 --out "$out/echo.json" >"$out/echo.txt" 2>&1
+    "$lt" --url http://127.0.0.1:8090 --world geogame/demo/world.geojson --players 100 --rate 2000 \
+        --duration 10 --max-in-flight 64 --catch-share 0 --spin-share 0 --lobby-share 0 \
+        --out "$out/game.json" >"$out/game.txt" 2>&1
+    ;;
+10k)
+    duration=${DURATION:-40}
+    ramp=${RAMP:-10}
+    "$lt" --target echo --url ws://127.0.0.1:9302 --players 10000 --rate 1 --duration "$duration" \
+        --ramp "$ramp" --out "$out/echo.json" >"$out/echo.txt" 2>&1
+    idle=$(rss_kib $game_pid)
+    # Memory is read near the end of the run, with every player connected.
+    (sleep $((duration - 3)); echo "game_rss_kib idle $idle loaded $(rss_kib $game_pid)" >"$out/rss.txt") &
+    sampler=$!
+    "$lt" --url http://127.0.0.1:8090 --world geogame/demo/world.geojson --players 10000 --rate 1 \
+        --duration "$duration" --ramp "$ramp" --out "$out/game.json" --plot "$out/game.svg" \
+        >"$out/game.txt" 2>&1
+    wait $sampler
+    ;;
+*)
+    echo "unknown mode $mode (sat or 10k)" >&2
+    exit 2
+    ;;
+esac
+curl -s 127.0.0.1:8090/metrics >"$out/metrics.txt" || true
+python3 - "$out" <<'PY'
+import json, pathlib, sys
+out = pathlib.Path(sys.argv[1])
+r = {t: json.loads((out / f"{t}.json").read_text()) for t in ("echo", "game")}
+for t, rep in r.items():
+    loc, steady = rep["latency_ms"]["location"], rep["location_after_ramp_ms"]
+    print(f"{t}: {rep['throughput']['received_per_s']:.0f} replies/s, errors {rep['errors']}, "
+          f"location p50 {loc['p50']:.2f} p99 {loc['p99']:.2f} max {loc['max']:.1f} ms, "
+          f"after ramp p99 {steady['p99']:.2f} ms")
+print("throughput game/echo %.2f" % (r["game"]["throughput"]["received_per_s"] / r["echo"]["throughput"]["received_per_s"]))
+e, g = r["echo"]["location_after_ramp_ms"]["p99"], r["game"]["location_after_ramp_ms"]["p99"]
+if e > 0:
+    print("after-ramp p99 game/echo %.2f" % (g / e))
+rss = out / "rss.txt"
+if rss.exists():
+    _, _, idle, _, loaded = rss.read_text().split()
+    print("game memory per player %.1f KB" % ((int(loaded) - int(idle)) * 1024 / 10000 / 1000))
+PY
