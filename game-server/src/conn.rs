@@ -248,10 +248,17 @@ async fn play<S: Socket>(
                 if outbox.kicked() {
                     return End::Close(close::POLICY, "client does not read");
                 }
+                // Everything queued goes out with one flush.
                 while let Some(frame) = outbox.pop() {
-                    if write(state, socket, Message::Text(frame)).await.is_err() {
+                    if bounded(state, socket.feed(Message::Text(frame)))
+                        .await
+                        .is_err()
+                    {
                         return End::Gone;
                     }
+                }
+                if flush(state, socket).await.is_err() {
+                    return End::Gone;
                 }
             }
             Wake::Ping => {

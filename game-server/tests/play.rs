@@ -394,3 +394,28 @@ async fn tokens_survive_a_restart_with_the_generated_signing_key() {
     assert_eq!(w["player_id"], pid.as_str());
     srv.stop().await;
 }
+
+/// Frames that arrive in one write are answered together (one flush): every
+/// one still gets its own reply, in order.
+#[tokio::test]
+async fn frames_sent_in_one_write_each_get_their_reply_in_order() {
+    let (srv, _d) = server().await;
+    let (mut c, _) = Client::player(&srv, "batcher").await;
+    for seq in 1..=40u64 {
+        let frame = if seq % 2 == 0 {
+            json!({"type":"ping","seq":seq})
+        } else {
+            json!({"type":"location","seq":seq,"lat":HOME.0,"lon":HOME.1})
+        };
+        c.ws.feed(Message::Text(frame.to_string().into()))
+            .await
+            .unwrap();
+    }
+    c.ws.flush().await.unwrap();
+    for seq in 1..=40u64 {
+        let v = c.recv().await;
+        assert_eq!(v["seq"], seq, "{v}");
+        assert_eq!(v["type"], if seq % 2 == 0 { "pong" } else { "nearby" });
+    }
+    srv.stop().await;
+}
