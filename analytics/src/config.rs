@@ -12,7 +12,8 @@ pub struct AnalyticsConfig {
     pub queue_capacity: usize,
     /// Most events written (or XADDed, or consumed) in one batch.
     pub batch_max: usize,
-    /// Longest time a batch waits to fill up after its first event.
+    /// How long a batch that is not full at its first event lingers to
+    /// gather more.
     pub batch_interval: Duration,
     /// The Redis stream that carries events in the scaled-out deployment.
     pub stream_key: String,

@@ -155,9 +155,9 @@ impl Pipeline {
     }
 }
 
-/// Waits for at least one event (or shutdown), then gathers more until the
-/// batch is full or `batch_interval` has passed since the first one.
-/// Returns false once every sender is gone.
+/// Waits for at least one event (or shutdown). A full batch goes at once;
+/// otherwise it lingers `batch_interval` and takes what arrived meanwhile,
+/// up to `batch_max`. Returns false once every sender is gone.
 async fn fill_batch(
     rx: &mut mpsc::Receiver<Event>,
     buf: &mut Vec<Event>,
