@@ -111,9 +111,10 @@ struct Player<'a> {
     inflight: VecDeque<Pending>,
     creatures: Vec<SeenCreature>,
     seq: u64,
-    /// Sequence numbers of raid messages (`join_session`, `attack`) still
-    /// unanswered; their replies are not timed.
-    raid_seqs: VecDeque<u64>,
+    /// Sequence numbers of raid messages still unanswered, each marked
+    /// true for a `join_session` (false: `attack`); their replies are not
+    /// timed.
+    raid_seqs: VecDeque<(u64, bool)>,
     echo: bool,
 }
 
@@ -372,24 +373,26 @@ impl Player<'_> {
         let Some(lobby) = &mut self.lobby else {
             return Ok(());
         };
-        let msg = if let Some(session_token) = lobby.take_join() {
+        let (msg, join) = if let Some(session_token) = lobby.take_join() {
             self.seq += 1;
-            ClientMessage::JoinSession {
+            let join = ClientMessage::JoinSession {
                 seq: Some(self.seq),
                 session_token,
-            }
+            };
+            (join, true)
         } else if lobby.raiding() {
             self.seq += 1;
-            ClientMessage::Attack {
+            let attack = ClientMessage::Attack {
                 seq: Some(self.seq),
-            }
+            };
+            (attack, false)
         } else {
             return Ok(());
         };
         if self.raid_seqs.len() >= MAX_RAID_SEQS {
             self.raid_seqs.pop_front();
         }
-        self.raid_seqs.push_back(self.seq);
+        self.raid_seqs.push_back((self.seq, join));
         self.ws.feed(Message::text(msg.encode())).await
     }
 

@@ -104,13 +104,19 @@ impl Player<'_> {
                     lobby.raid_over(now, self.walker.rng());
                 }
             }
-            "session_joined" | "attack_result" => self.raid_answered(reply.seq),
-            "error" if reply.seq.is_some_and(|s| self.raid_seqs.contains(&s)) => {
+            "session_joined" | "attack_result" => {
                 self.raid_answered(reply.seq);
+            }
+            "error"
+                if reply
+                    .seq
+                    .is_some_and(|s| self.raid_seqs.iter().any(|r| r.0 == s)) =>
+            {
+                let join = self.raid_answered(reply.seq);
                 match reply.code {
                     // The boss fell (or time ran out) while this attack was
                     // on its way: the end of the raid, not a fault.
-                    Some(ErrorCode::Conflict | ErrorCode::NotFound) => {}
+                    Some(ErrorCode::Conflict | ErrorCode::NotFound) if !join => {}
                     code => {
                         let code = code.map_or("unknown", |c| c.as_str());
                         self.rec.error(None, code);
@@ -138,10 +144,12 @@ impl Player<'_> {
 }
 
 impl Player<'_> {
-    fn raid_answered(&mut self, seq: Option<u64>) {
-        if let Some(i) = seq.and_then(|s| self.raid_seqs.iter().position(|r| *r == s)) {
-            self.raid_seqs.remove(i);
-        }
+    /// Forgets an answered raid request; true when it was the join.
+    fn raid_answered(&mut self, seq: Option<u64>) -> bool {
+        let found = seq.and_then(|s| self.raid_seqs.iter().position(|r| r.0 == s));
+        found
+            .and_then(|i| self.raid_seqs.remove(i))
+            .is_some_and(|r| r.1)
     }
 }
 
