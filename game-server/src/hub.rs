@@ -1,10 +1,10 @@
-//! Push fan-out: which connection was shown which creature, and the
-//! bounded queues that carry pushes to each connection.
+//! Push fan-out: which connection watches which creature, and the
+//! bounded outboxes that carry pushes to each connection.
 //!
-//! A connection registers as a watcher of every creature it is shown.
-//! When a creature goes away, only its watchers get a `despawn`, so a
-//! despawn costs work proportional to the players who saw it, not to all
-//! players. The watcher map is sharded to keep lock contention low with
+//! A connection watches the creatures of its latest `nearby` (see
+//! `play::rewatch`). When a creature goes away, only its watchers get a
+//! `despawn`, so a despawn costs work proportional to the players who see
+//! it, not to all players. The watcher map is sharded to keep lock contention low with
 //! thousands of players updating at once.
 
 use std::collections::{HashMap, VecDeque};
@@ -134,8 +134,8 @@ impl Hub {
         }
     }
 
-    /// Pushes a `despawn` to every connection that was shown the creature,
-    /// and forgets its watchers.
+    /// Pushes a `despawn` to every connection watching the creature, and
+    /// forgets its watchers.
     pub(crate) fn despawn(&self, creature: &str, reason: DespawnReason) {
         let watchers = lock(self.shard(creature)).remove(creature);
         let Some(watchers) = watchers else { return };

@@ -23,7 +23,7 @@ pub(crate) async fn run(state: Arc<GameState>) {
 
 /// One tick. Phases:
 /// 1. advance the world (expire creatures and zones, place new creatures);
-/// 2. push `despawn` to the players who were shown expired or excluded
+/// 2. push `despawn` to the players who see expired or excluded
 ///    creatures;
 /// 3. log spawns and despawns to analytics;
 /// 4. end sessions whose time is up.
