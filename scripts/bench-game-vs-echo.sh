@@ -6,14 +6,19 @@
 #   scripts/bench-game-vs-echo.sh 10k   OUT_DIR   # 10,000 players x 1 update/s
 #
 # DURATION (default 40) and RAMP (default 10) set the 10k run's length.
+# MIX=location makes the 10k game run send location updates only, like the
+# echo run (by default its players also catch, spin and raid).
+# BIN (default target/release) is where the geogame and load-test binaries
+# are, so that two builds can be compared in one session.
 # Build first: cargo build --release -p geogame -p load-test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:?usage: $0 sat|10k OUT_DIR}
 out=${2:?usage: $0 sat|10k OUT_DIR}
 mkdir -p "$out"
-lt=target/release/load-test
-gg=target/release/geogame
+bin=${BIN:-target/release}
+lt=$bin/load-test
+gg=$bin/geogame
 data=$(mktemp -d)
 "$lt" echo-server --listen 127.0.0.1:9302 >"$out/echo-server.log" 2>&1 &
 echo_pid=$!
@@ -34,6 +39,10 @@ sat)
 10k)
     duration=${DURATION:-40}
     ramp=${RAMP:-10}
+    mix=()
+    if [ "${MIX:-all}" = location ]; then
+        mix=(--catch-share 0 --spin-share 0 --lobby-share 0)
+    fi
     "$lt" --target echo --url ws://127.0.0.1:9302 --players 10000 --rate 1 --duration "$duration" \
         --ramp "$ramp" --out "$out/echo.json" >"$out/echo.txt" 2>&1
     idle=$(rss_kib $game_pid)
@@ -41,8 +50,8 @@ sat)
     (sleep $((duration - 3)); echo "game_rss_kib idle $idle loaded $(rss_kib $game_pid)" >"$out/rss.txt") &
     sampler=$!
     "$lt" --url http://127.0.0.1:8090 --world geogame/demo/world.geojson --players 10000 --rate 1 \
-        --duration "$duration" --ramp "$ramp" --out "$out/game.json" --plot "$out/game.svg" \
-        >"$out/game.txt" 2>&1
+        --duration "$duration" --ramp "$ramp" "${mix[@]}" --out "$out/game.json" \
+        --plot "$out/game.svg" >"$out/game.txt" 2>&1
     wait $sampler
     ;;
 *)

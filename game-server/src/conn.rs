@@ -21,6 +21,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::hub::{ConnId, Outbox};
 use crate::movement::MovementGuard;
+use crate::play::Reply;
 use crate::ratelimit::{RateDecision, RateLimiter};
 use crate::state::GameState;
 
@@ -332,8 +333,9 @@ async fn on_text<S: Socket>(
     }
     let started = Instant::now();
     let (kind, reply) = crate::play::handle(state, conn, text).await;
-    if let Some(reply) = reply {
-        queue(state, socket, &reply).await?;
+    match reply {
+        Reply::Message(m) => queue(state, socket, &m).await?,
+        Reply::Text(frame) => bounded(state, socket.feed(Message::Text(frame.into()))).await?,
     }
     metrics::histogram!("geogame_update_to_reply_seconds", "type" => kind)
         .record(started.elapsed().as_secs_f64());

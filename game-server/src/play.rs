@@ -7,8 +7,8 @@ use std::sync::Arc;
 use protocol::ErrorCode;
 use protocol::event::EventKind;
 use protocol::play::{
-    CatchOutcome, ClientMessage, CollectedCreature, CreatureView, DespawnReason, LocationUpdate,
-    PoiView, ServerMessage, SpinOutcome,
+    CatchOutcome, ClientMessage, CollectedCreature, CreatureRef, DespawnReason, LocationUpdate,
+    PoiRef, ServerMessage, SpinOutcome, encode_nearby,
 };
 use rand::Rng;
 use tokio::time::Instant;
@@ -17,13 +17,23 @@ use crate::conn::Conn;
 use crate::movement::Verdict;
 use crate::state::{GameState, now_s};
 
+/// What a frame is answered with.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// A message to encode.
+    Message(ServerMessage),
+    /// A frame already encoded: the `nearby` reply, written straight from
+    /// the world.
+    Text(String),
+}
+
 /// Handles one decoded-or-not text frame. Returns the message type (for
-/// metrics) and the reply, if any.
+/// metrics) and the reply.
 pub(crate) async fn handle(
     state: &Arc<GameState>,
     conn: &mut Conn,
     text: &str,
-) -> (&'static str, Option<ServerMessage>) {
+) -> (&'static str, Reply) {
     let msg = match ClientMessage::decode(text) {
         Ok(m) => m,
         Err(e) => {
@@ -32,7 +42,7 @@ pub(crate) async fn handle(
             state.emit(ev);
             return (
                 "invalid",
-                Some(ServerMessage::error(e.seq, e.code(), e.to_string())),
+                Reply::Message(ServerMessage::error(e.seq, e.code(), e.to_string())),
             );
         }
     };
@@ -45,7 +55,7 @@ pub(crate) async fn handle(
         ClientMessage::Hello { .. } => {
             ServerMessage::error(None, ErrorCode::InvalidMessage, "already authenticated")
         }
-        ClientMessage::Location(l) => location(state, conn, l),
+        ClientMessage::Location(l) => return ("location", location(state, conn, l)),
         ClientMessage::Catch { seq, creature_id } => {
             Box::pin(catch(state, conn, seq, creature_id)).await
         }
@@ -61,10 +71,10 @@ pub(crate) async fn handle(
         }
         ClientMessage::LeaveSession { seq } => crate::session::leave_request(state, conn, seq),
     };
-    (kind, Some(reply))
+    (kind, Reply::Message(reply))
 }
 
-fn location(state: &GameState, conn: &mut Conn, l: LocationUpdate) -> ServerMessage {
+fn location(state: &GameState, conn: &mut Conn, l: LocationUpdate) -> Reply {
     let now = Instant::now();
     if conn.movement.observe(l.lat, l.lon, l.accuracy, now) == Verdict::TooFast {
         let mut ev = state.event(EventKind::ProtocolError, Some(&conn.player_id));
@@ -72,25 +82,29 @@ fn location(state: &GameState, conn: &mut Conn, l: LocationUpdate) -> ServerMess
         ev.lat = Some(l.lat);
         ev.lon = Some(l.lon);
         state.emit(ev);
-        return ServerMessage::error(
+        return Reply::Message(ServerMessage::error(
             l.seq,
             ErrorCode::TooFast,
             format!(
                 "impossible movement; actions are refused for {} s",
                 state.cfg.too_fast_cooldown.as_secs()
             ),
-        );
+        ));
     }
     let cfg = &state.cfg;
-    let (creatures, pois) = {
+    // The reply is written straight from the world under its read lock,
+    // with no owned copy of what it lists. The changes to the watch set and
+    // the visits to log are noted here and carried out after the lock is
+    // released, so that no other lock is taken while the world is held.
+    let (frame, watch, visits) = {
         let world = state.world_read();
-        let creatures: Vec<CreatureView> = world
+        let creatures: Vec<CreatureRef> = world
             .nearby_creatures(l.lat, l.lon, cfg.view_radius_m)
             .into_iter()
             .filter(|(c, _)| !conn.fled_from.contains(&c.id))
-            .map(|(c, d)| CreatureView {
-                id: c.id.clone(),
-                species: c.species.to_string(),
+            .map(|(c, d)| CreatureRef {
+                id: &c.id,
+                species: &c.species,
                 rarity: protocol::play::Rarity::from(c.rarity),
                 lat: c.lat,
                 lon: c.lon,
@@ -99,22 +113,36 @@ fn location(state: &GameState, conn: &mut Conn, l: LocationUpdate) -> ServerMess
                 expires_at: c.expires_at_ms / 1000,
             })
             .collect();
-        let pois: Vec<PoiView> = world
+        let pois: Vec<PoiRef> = world
             .nearby_pois(l.lat, l.lon, cfg.view_radius_m)
             .into_iter()
-            .map(|(p, d)| PoiView {
-                id: p.id.clone(),
-                name: p.name.clone(),
+            .map(|(p, d)| PoiRef {
+                id: &p.id,
+                name: &p.name,
                 lat: p.lat,
                 lon: p.lon,
                 distance_m: round1(d),
-                sponsor: p.sponsor.clone(),
+                sponsor: p.sponsor.as_deref(),
             })
             .collect();
-        (creatures, pois)
+        let frame = encode_nearby(l.seq, &creatures, &pois);
+        let watch = rewatch(conn, &creatures);
+        let visits = due_visits(state, conn, &pois, now);
+        (frame, watch, visits)
     };
-    rewatch(state, conn, &creatures);
-    record_visits(state, conn, &pois, now);
+    for creature in &watch.added {
+        state.hub.watch(conn.id, creature);
+    }
+    for creature in &watch.dropped {
+        state.hub.unwatch(conn.id, creature);
+    }
+    for (poi_id, lat, lon) in visits {
+        let mut ev = state.event(EventKind::Visit, Some(&conn.player_id));
+        ev.poi_id = Some(poi_id);
+        ev.lat = Some(lat);
+        ev.lon = Some(lon);
+        state.emit(ev);
+    }
     if state
         .next_sample()
         .is_multiple_of(sample_every(cfg.location_sample_rate))
@@ -124,63 +152,74 @@ fn location(state: &GameState, conn: &mut Conn, l: LocationUpdate) -> ServerMess
         ev.lon = Some(l.lon);
         state.emit(ev);
     }
-    ServerMessage::Nearby {
-        seq: l.seq,
-        creatures,
-        pois,
-    }
+    Reply::Text(frame)
 }
 
-/// Makes the connection watch exactly the creatures of its latest `nearby`:
-/// a creature out of view needs no `despawn` (the client drops what the
+/// How a connection's watch set changed with its latest `nearby`.
+#[derive(Debug, Default)]
+struct Rewatch {
+    /// Creatures newly in view, to watch.
+    added: Vec<String>,
+    /// Creatures no longer in view, to stop watching.
+    dropped: Vec<String>,
+}
+
+/// Makes the connection's `shown` set exactly the creatures of its latest
+/// `nearby`, and returns the difference for the hub's watcher map: a
+/// creature out of view needs no `despawn` (the client drops what the
 /// latest reply left out), so a player who walked on is not pushed to, and
 /// the watch sets stay as small as one view.
-fn rewatch(state: &GameState, conn: &mut Conn, creatures: &[CreatureView]) {
-    let id = conn.id;
+fn rewatch(conn: &mut Conn, creatures: &[CreatureRef<'_>]) -> Rewatch {
+    let mut change = Rewatch::default();
     let before = conn.shown.len();
     let mut still_shown = 0;
     for c in creatures {
-        if conn.shown.contains(&c.id) {
+        if conn.shown.contains(c.id) {
             still_shown += 1;
         } else {
-            conn.shown.insert(c.id.clone());
-            state.hub.watch(id, &c.id);
+            conn.shown.insert(c.id.to_owned());
+            change.added.push(c.id.to_owned());
         }
     }
     if still_shown == before {
         // Nothing left the view: the common case while walking.
-        return;
+        return change;
     }
-    let in_view: HashSet<&str> = creatures.iter().map(|c| c.id.as_str()).collect();
+    let in_view: HashSet<&str> = creatures.iter().map(|c| c.id).collect();
     conn.shown.retain(|shown| {
         let keep = in_view.contains(shown.as_str());
         if !keep {
-            state.hub.unwatch(id, shown);
+            change.dropped.push(shown.clone());
         }
         keep
     });
+    change
 }
 
-/// Logs a foot-traffic `visit` for each POI the player is close to, at
-/// most once per POI per visit window.
-fn record_visits(state: &GameState, conn: &mut Conn, pois: &[PoiView], now: Instant) {
+/// The foot-traffic `visit`s to log for this update: each POI the player is
+/// close to, at most once per POI per visit window. Returns the POI ids and
+/// positions, with the visit already recorded on the connection.
+fn due_visits(
+    state: &GameState,
+    conn: &mut Conn,
+    pois: &[PoiRef<'_>],
+    now: Instant,
+) -> Vec<(String, f64, f64)> {
+    let mut due = Vec::new();
     for p in pois
         .iter()
         .filter(|p| p.distance_m <= state.cfg.visit_radius_m)
     {
         let fresh = conn
             .visits
-            .get(&p.id)
+            .get(p.id)
             .is_none_or(|t| now.saturating_duration_since(*t) >= state.cfg.visit_window);
         if fresh {
-            conn.visits.insert(p.id.clone(), now);
-            let mut ev = state.event(EventKind::Visit, Some(&conn.player_id));
-            ev.poi_id = Some(p.id.clone());
-            ev.lat = Some(p.lat);
-            ev.lon = Some(p.lon);
-            state.emit(ev);
+            conn.visits.insert(p.id.to_owned(), now);
+            due.push((p.id.to_owned(), p.lat, p.lon));
         }
     }
+    due
 }
 
 fn sample_every(rate: f64) -> u64 {

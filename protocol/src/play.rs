@@ -195,6 +195,90 @@ pub struct PoiView {
     pub sponsor: Option<String>,
 }
 
+/// A creature of a `nearby` reply, borrowed from the server's world.
+///
+/// It encodes exactly as the [`CreatureView`] with the same values, but
+/// needs no owned strings: a server answering thousands of `location`
+/// updates a second writes each reply straight from its world (see
+/// [`encode_nearby`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CreatureRef<'a> {
+    /// Stable creature id.
+    pub id: &'a str,
+    /// Species name.
+    pub species: &'a str,
+    /// Rarity tier.
+    pub rarity: Rarity,
+    /// Latitude in degrees.
+    pub lat: f64,
+    /// Longitude in degrees.
+    pub lon: f64,
+    /// Great-circle distance from the player, in m.
+    pub distance_m: f64,
+    /// Initial bearing from the player, in degrees clockwise from north.
+    pub bearing_deg: f64,
+    /// When the creature despawns, in unix seconds.
+    pub expires_at: i64,
+}
+
+/// A point of interest of a `nearby` reply, borrowed from the server's
+/// world; it encodes exactly as the [`PoiView`] with the same values.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PoiRef<'a> {
+    /// Stable POI id.
+    pub id: &'a str,
+    /// Display name.
+    pub name: &'a str,
+    /// Latitude in degrees.
+    pub lat: f64,
+    /// Longitude in degrees.
+    pub lon: f64,
+    /// Great-circle distance from the player, in m.
+    pub distance_m: f64,
+    /// The sponsor, for sponsored places.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sponsor: Option<&'a str>,
+}
+
+/// The `nearby` frame over borrowed parts, in the field order of
+/// [`ServerMessage::Nearby`] (`type` first, as serde writes a tag).
+#[derive(Serialize)]
+struct NearbyFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+    creatures: &'a [CreatureRef<'a>],
+    pois: &'a [PoiRef<'a>],
+}
+
+/// Bytes reserved per listed creature or POI, so that a typical reply is
+/// written into one allocation without regrowing.
+const BYTES_PER_ITEM: usize = 192;
+
+/// Encodes a `nearby` reply from borrowed parts. The text is byte for byte
+/// what [`ServerMessage::encode`] gives for the `Nearby` with the same
+/// values, without building one.
+pub fn encode_nearby(
+    seq: Option<u64>,
+    creatures: &[CreatureRef<'_>],
+    pois: &[PoiRef<'_>],
+) -> String {
+    let frame = NearbyFrame {
+        kind: "nearby",
+        seq,
+        creatures,
+        pois,
+    };
+    let mut out = Vec::with_capacity(64 + BYTES_PER_ITEM * (creatures.len() + pois.len()));
+    // Writing into a `Vec` cannot fail; a non-finite float becomes `null`.
+    if serde_json::to_writer(&mut out, &frame).is_err() {
+        return ServerMessage::error(seq, ErrorCode::Internal, "encode failed").encode();
+    }
+    // serde_json writes only UTF-8.
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// The outcome of a `catch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

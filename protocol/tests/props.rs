@@ -8,8 +8,9 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use protocol::lobby::{LobbyClientMessage, LobbyServerMessage, Mode, QueueRequest};
 use protocol::play::{
-    BossView, CatchOutcome, ClientMessage, CollectedCreature, CreatureView, DespawnReason,
-    LocationUpdate, PoiView, Rarity, ServerMessage, SessionOutcome, SpinOutcome,
+    BossView, CatchOutcome, ClientMessage, CollectedCreature, CreatureRef, CreatureView,
+    DespawnReason, LocationUpdate, PoiRef, PoiView, Rarity, ServerMessage, SessionOutcome,
+    SpinOutcome, encode_nearby,
 };
 use protocol::{DecodeErrorKind, ErrorCode};
 use serde_json::{Map, Value, json};
@@ -402,6 +403,34 @@ proptest! {
     fn server_message_round_trips(msg in server_message()) {
         let text = msg.encode();
         prop_assert_eq!(ServerMessage::decode(&text).unwrap(), msg);
+    }
+
+    #[test]
+    fn borrowed_nearby_encodes_byte_for_byte_like_the_owned_one(
+        seq in seq(),
+        creatures in proptest::collection::vec(creature(), 0..6),
+        pois in proptest::collection::vec(poi(), 0..4),
+    ) {
+        let refs: Vec<CreatureRef> = creatures.iter().map(|c| CreatureRef {
+            id: &c.id,
+            species: &c.species,
+            rarity: c.rarity,
+            lat: c.lat,
+            lon: c.lon,
+            distance_m: c.distance_m,
+            bearing_deg: c.bearing_deg,
+            expires_at: c.expires_at,
+        }).collect();
+        let poi_refs: Vec<PoiRef> = pois.iter().map(|p| PoiRef {
+            id: &p.id,
+            name: &p.name,
+            lat: p.lat,
+            lon: p.lon,
+            distance_m: p.distance_m,
+            sponsor: p.sponsor.as_deref(),
+        }).collect();
+        let owned = ServerMessage::Nearby { seq, creatures: creatures.clone(), pois: pois.clone() }.encode();
+        prop_assert_eq!(encode_nearby(seq, &refs, &poi_refs), owned);
     }
 
     #[test]
