@@ -153,6 +153,11 @@ impl World {
     }
 }
 
+/// A coordinate rounded to 1e-7 degrees.
+fn round_deg(deg: f64) -> f64 {
+    (deg * 1e7).round() / 1e7
+}
+
 /// The parts of the world that placing one creature reads and writes.
 struct Placer<'a> {
     cfg: &'a SpawnConfig,
@@ -181,7 +186,11 @@ impl Placer<'_> {
         for _ in 0..cfg.placement_attempts {
             let dist = (r0 + rng.random::<f64>() * (r1 - r0)).sqrt();
             let bearing = rng.random::<f64>() * TAU;
+            // Positions are kept to 1e-7 degrees (about 1 cm): finer digits mean nothing
+            // for a phone's GPS, and every `nearby` reply would carry them. The exclusion
+            // test sees the rounded position, the one that is placed.
             let (lat, lon) = destination(poi.lat, poi.lon, bearing, dist);
+            let (lat, lon) = (round_deg(lat), round_deg(lon));
             if !self.zones.covers(lat, lon) {
                 spot = Some((lat, lon));
                 break;

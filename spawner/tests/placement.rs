@@ -265,10 +265,18 @@ fn creatures_land_in_the_offset_ring_with_the_configured_species() {
     for c in &spawned {
         let p = w.poi(&c.poi_id).unwrap();
         let d = haversine_m(p.lat, p.lon, c.lat, c.lon);
+        // Positions are rounded to 1e-7 degrees, which moves them by 1.1 cm at most.
         assert!(
-            (cfg.min_offset_m - 1e-6..=cfg.max_offset_m + 1e-6).contains(&d),
+            (cfg.min_offset_m - 0.02..=cfg.max_offset_m + 0.02).contains(&d),
             "{d}"
         );
+        for deg in [c.lat, c.lon] {
+            assert_eq!(
+                (deg * 1e7).round() / 1e7,
+                deg,
+                "{deg} has digits below 1e-7"
+            );
+        }
         let s = cfg
             .species
             .iter()
