@@ -19,8 +19,16 @@ use crate::state::{GameState, now_s};
 /// refuses to buffer them at all.
 const TRANSPORT_MAX_MESSAGE: usize = 64 * 1024;
 
-/// Per-socket read and write buffer of the transport.
-const SOCKET_BUFFER: usize = 2 * 1024;
+/// Per-socket read buffer of the transport, allocated for the life of the
+/// socket. Client frames are 100 to 300 bytes, so one read still takes
+/// several.
+const READ_BUFFER: usize = 1024;
+
+/// Queued output beyond which the transport writes to the socket without
+/// waiting for a flush. It is a threshold, not an allocation: a player at
+/// one update a second never has more than one reply queued, while a busy
+/// socket's batch of replies goes out in fewer writes.
+const WRITE_THRESHOLD: usize = 16 * 1024;
 
 /// The most a socket's unsent output may grow to before writes fail.
 const MAX_WRITE_BUFFER: usize = 256 * 1024;
@@ -144,15 +152,14 @@ async fn play(State(state): State<Arc<GameState>>, ws: WebSocketUpgrade) -> Resp
         )
         .into_response();
     };
-    // tungstenite's default buffers are 128 KiB each way per socket. Client
-    // frames are a few hundred bytes, so a 2 KiB read buffer still takes
-    // several per read; against 4 KiB it saved 2 KB per player with the
-    // same throughput (docs/benchmarks.md). The write buffer is capped so a
-    // client that does not read cannot grow it.
+    // tungstenite's default read buffer is 128 KiB per socket; the small one
+    // above is most of the memory saved per player (docs/benchmarks.md).
+    // The write buffer is capped so a client that does not read cannot grow
+    // it.
     ws.max_message_size(TRANSPORT_MAX_MESSAGE)
         .max_frame_size(TRANSPORT_MAX_MESSAGE)
-        .read_buffer_size(SOCKET_BUFFER)
-        .write_buffer_size(SOCKET_BUFFER)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_THRESHOLD)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .on_upgrade(move |socket| async move {
             crate::conn::serve(state, socket).await;
