@@ -201,7 +201,7 @@ pub struct PoiView {
 /// needs no owned strings: a server answering thousands of `location`
 /// updates a second writes each reply straight from its world (see
 /// [`encode_nearby`]).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CreatureRef<'a> {
     /// Stable creature id.
     pub id: &'a str,
@@ -223,7 +223,7 @@ pub struct CreatureRef<'a> {
 
 /// A point of interest of a `nearby` reply, borrowed from the server's
 /// world; it encodes exactly as the [`PoiView`] with the same values.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PoiRef<'a> {
     /// Stable POI id.
     pub id: &'a str,
@@ -236,20 +236,7 @@ pub struct PoiRef<'a> {
     /// Great-circle distance from the player, in m.
     pub distance_m: f64,
     /// The sponsor, for sponsored places.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sponsor: Option<&'a str>,
-}
-
-/// The `nearby` frame over borrowed parts, in the field order of
-/// [`ServerMessage::Nearby`] (`type` first, as serde writes a tag).
-#[derive(Serialize)]
-struct NearbyFrame<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    seq: Option<u64>,
-    creatures: &'a [CreatureRef<'a>],
-    pois: &'a [PoiRef<'a>],
 }
 
 /// Bytes reserved per listed creature or POI, so that a typical reply is
@@ -258,25 +245,91 @@ const BYTES_PER_ITEM: usize = 192;
 
 /// Encodes a `nearby` reply from borrowed parts. The text is byte for byte
 /// what [`ServerMessage::encode`] gives for the `Nearby` with the same
-/// values, without building one.
+/// values (a property test holds the two together), without building one.
+///
+/// This is the server's hottest path, so it is written by hand: the keys
+/// are literals rather than strings escaped one by one, and the numbers go
+/// through the same formatters serde_json uses (`itoa`, `zmij`).
 pub fn encode_nearby(
     seq: Option<u64>,
     creatures: &[CreatureRef<'_>],
     pois: &[PoiRef<'_>],
 ) -> String {
-    let frame = NearbyFrame {
-        kind: "nearby",
-        seq,
-        creatures,
-        pois,
-    };
-    let mut out = Vec::with_capacity(64 + BYTES_PER_ITEM * (creatures.len() + pois.len()));
-    // Writing into a `Vec` cannot fail; a non-finite float becomes `null`.
-    if serde_json::to_writer(&mut out, &frame).is_err() {
-        return ServerMessage::error(seq, ErrorCode::Internal, "encode failed").encode();
+    let mut out = String::with_capacity(64 + BYTES_PER_ITEM * (creatures.len() + pois.len()));
+    out.push_str(r#"{"type":"nearby""#);
+    if let Some(seq) = seq {
+        out.push_str(r#","seq":"#);
+        out.push_str(itoa::Buffer::new().format(seq));
     }
-    // serde_json writes only UTF-8.
-    String::from_utf8(out).unwrap_or_default()
+    out.push_str(r#","creatures":["#);
+    for (i, c) in creatures.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"id":"#);
+        push_str(&mut out, c.id);
+        out.push_str(r#","species":"#);
+        push_str(&mut out, c.species);
+        out.push_str(r#","rarity":""#);
+        out.push_str(c.rarity.as_str());
+        out.push_str(r#"","lat":"#);
+        push_f64(&mut out, c.lat);
+        out.push_str(r#","lon":"#);
+        push_f64(&mut out, c.lon);
+        out.push_str(r#","distance_m":"#);
+        push_f64(&mut out, c.distance_m);
+        out.push_str(r#","bearing_deg":"#);
+        push_f64(&mut out, c.bearing_deg);
+        out.push_str(r#","expires_at":"#);
+        out.push_str(itoa::Buffer::new().format(c.expires_at));
+        out.push('}');
+    }
+    out.push_str(r#"],"pois":["#);
+    for (i, p) in pois.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r#"{"id":"#);
+        push_str(&mut out, p.id);
+        out.push_str(r#","name":"#);
+        push_str(&mut out, p.name);
+        out.push_str(r#","lat":"#);
+        push_f64(&mut out, p.lat);
+        out.push_str(r#","lon":"#);
+        push_f64(&mut out, p.lon);
+        out.push_str(r#","distance_m":"#);
+        push_f64(&mut out, p.distance_m);
+        if let Some(sponsor) = p.sponsor {
+            out.push_str(r#","sponsor":"#);
+            push_str(&mut out, sponsor);
+        }
+        out.push('}');
+    }
+    out.push_str("]}");
+    out
+}
+
+/// Appends a JSON string. Ids and names rarely hold a character JSON
+/// escapes (a control character, `"` or `\`), so those are copied as they
+/// are; the others go through serde_json's escaping.
+fn push_str(out: &mut String, s: &str) {
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(&serde_json::Value::from(s).to_string());
+    } else {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    }
+}
+
+/// Appends a number as serde_json writes an `f64`: shortest round-trip
+/// digits, and `null` for a value JSON cannot hold.
+fn push_f64(out: &mut String, x: f64) {
+    if x.is_finite() {
+        out.push_str(zmij::Buffer::new().format_finite(x));
+    } else {
+        out.push_str("null");
+    }
 }
 
 /// The outcome of a `catch`.

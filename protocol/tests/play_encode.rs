@@ -364,3 +364,97 @@ fn unknown_server_type_fails_to_decode() {
     let m = ServerMessage::decode(r#"{"type":"pong","seq":1,"new_field":true}"#).unwrap();
     assert_eq!(m, ServerMessage::Pong { seq: Some(1) });
 }
+
+#[test]
+fn borrowed_nearby_matches_the_owned_encoding_on_escapes_and_odd_numbers() {
+    use protocol::play::{CreatureRef, PoiRef, encode_nearby};
+    // Every character JSON escapes, some it does not (DEL, non-ASCII), and
+    // floats that are not finite, negative zero, huge and tiny.
+    let names = [
+        "plain",
+        "quote\"d",
+        "back\\slash",
+        "new\nline",
+        "ctl\u{1}\u{1f}",
+        "del\u{7f}",
+        "café ☕ 🐉",
+        "",
+    ];
+    let numbers = [
+        0.0,
+        -0.0,
+        47.6160379,
+        -122.0341158,
+        1e300,
+        -2.5e-300,
+        f64::NAN,
+        f64::INFINITY,
+    ];
+    let owned_creatures: Vec<CreatureView> = names
+        .iter()
+        .zip(numbers)
+        .map(|(name, x)| CreatureView {
+            id: (*name).into(),
+            species: format!("{name}{name}"),
+            rarity: Rarity::Legendary,
+            lat: x,
+            lon: -x,
+            distance_m: x,
+            bearing_deg: x,
+            expires_at: i64::MIN,
+        })
+        .collect();
+    let owned_pois: Vec<PoiView> = names
+        .iter()
+        .zip(numbers)
+        .enumerate()
+        .map(|(i, (name, x))| PoiView {
+            id: (*name).into(),
+            name: format!("{name}!"),
+            lat: x,
+            lon: x,
+            distance_m: x,
+            sponsor: (i % 2 == 0).then(|| (*name).into()),
+        })
+        .collect();
+    let creatures: Vec<CreatureRef> = owned_creatures
+        .iter()
+        .map(|c| CreatureRef {
+            id: &c.id,
+            species: &c.species,
+            rarity: c.rarity,
+            lat: c.lat,
+            lon: c.lon,
+            distance_m: c.distance_m,
+            bearing_deg: c.bearing_deg,
+            expires_at: c.expires_at,
+        })
+        .collect();
+    let pois: Vec<PoiRef> = owned_pois
+        .iter()
+        .map(|p| PoiRef {
+            id: &p.id,
+            name: &p.name,
+            lat: p.lat,
+            lon: p.lon,
+            distance_m: p.distance_m,
+            sponsor: p.sponsor.as_deref(),
+        })
+        .collect();
+    for seq in [None, Some(0), Some(u64::MAX)] {
+        let owned = ServerMessage::Nearby {
+            seq,
+            creatures: owned_creatures.clone(),
+            pois: owned_pois.clone(),
+        }
+        .encode();
+        assert_eq!(encode_nearby(seq, &creatures, &pois), owned);
+    }
+    // And with nothing around.
+    let empty = ServerMessage::Nearby {
+        seq: Some(3),
+        creatures: vec![],
+        pois: vec![],
+    };
+    assert_eq!(encode_nearby(Some(3), &[], &[]), empty.encode());
+}
