@@ -7,7 +7,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use protocol::play::{ClientMessage, CreatureView, LocationUpdate, PoiView, Rarity, ServerMessage};
+use protocol::play::{
+    ClientMessage, CreatureRef, CreatureView, LocationUpdate, PoiRef, PoiView, Rarity,
+    ServerMessage, encode_nearby,
+};
 
 /// A location frame as a phone sends it: full-precision GPS floats and all
 /// optional fields, about 200 bytes with the app's extra fields (which the
@@ -94,6 +97,59 @@ fn bench_encode(c: &mut Criterion) {
     g.finish();
 }
 
+/// The server's two ways to a `nearby` frame from its world (here the
+/// owned views stand in for the world's creatures and POIs): copying into
+/// owned views and encoding the `ServerMessage` through serde, as the
+/// server did until session 3, against borrowing them into
+/// `encode_nearby`.
+fn bench_nearby_from_world(c: &mut Criterion) {
+    let mut g = c.benchmark_group("nearby_from_world");
+    for (creatures, pois) in [(20, 5), (40, 12)] {
+        let world_c: Vec<CreatureView> = (0..creatures).map(creature).collect();
+        let world_p: Vec<PoiView> = (0..pois).map(poi).collect();
+        g.bench_function(format!("owned_serde_{creatures}c_{pois}p"), |b| {
+            b.iter(|| {
+                ServerMessage::Nearby {
+                    seq: Some(1_048_576),
+                    creatures: black_box(&world_c).clone(),
+                    pois: black_box(&world_p).clone(),
+                }
+                .encode()
+            })
+        });
+        g.bench_function(format!("borrowed_{creatures}c_{pois}p"), |b| {
+            b.iter(|| {
+                let cs: Vec<CreatureRef> = black_box(&world_c)
+                    .iter()
+                    .map(|c| CreatureRef {
+                        id: &c.id,
+                        species: &c.species,
+                        rarity: c.rarity,
+                        lat: c.lat,
+                        lon: c.lon,
+                        distance_m: c.distance_m,
+                        bearing_deg: c.bearing_deg,
+                        expires_at: c.expires_at,
+                    })
+                    .collect();
+                let ps: Vec<PoiRef> = black_box(&world_p)
+                    .iter()
+                    .map(|p| PoiRef {
+                        id: &p.id,
+                        name: &p.name,
+                        lat: p.lat,
+                        lon: p.lon,
+                        distance_m: p.distance_m,
+                        sponsor: p.sponsor.as_deref(),
+                    })
+                    .collect();
+                encode_nearby(Some(1_048_576), &cs, &ps)
+            })
+        });
+    }
+    g.finish();
+}
+
 /// Either side's message, so both encoders share one loop.
 enum Msg {
     Client(ClientMessage),
@@ -109,5 +165,5 @@ impl Msg {
     }
 }
 
-criterion_group!(benches, bench_decode, bench_encode);
+criterion_group!(benches, bench_decode, bench_encode, bench_nearby_from_world);
 criterion_main!(benches);
