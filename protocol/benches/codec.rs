@@ -121,28 +121,9 @@ fn bench_nearby_from_world(c: &mut Criterion) {
             b.iter(|| {
                 let cs: Vec<CreatureRef> = black_box(&world_c)
                     .iter()
-                    .map(|c| CreatureRef {
-                        id: &c.id,
-                        species: &c.species,
-                        rarity: c.rarity,
-                        lat: c.lat,
-                        lon: c.lon,
-                        distance_m: c.distance_m,
-                        bearing_deg: c.bearing_deg,
-                        expires_at: c.expires_at,
-                    })
+                    .map(CreatureView::borrowed)
                     .collect();
-                let ps: Vec<PoiRef> = black_box(&world_p)
-                    .iter()
-                    .map(|p| PoiRef {
-                        id: &p.id,
-                        name: &p.name,
-                        lat: p.lat,
-                        lon: p.lon,
-                        distance_m: p.distance_m,
-                        sponsor: p.sponsor.as_deref(),
-                    })
-                    .collect();
+                let ps: Vec<PoiRef> = black_box(&world_p).iter().map(PoiView::borrowed).collect();
                 encode_nearby(Some(1_048_576), &cs, &ps)
             })
         });

@@ -221,6 +221,36 @@ pub struct CreatureRef<'a> {
     pub expires_at: i64,
 }
 
+impl CreatureView {
+    /// The same creature, borrowed, for [`encode_nearby`].
+    pub fn borrowed(&self) -> CreatureRef<'_> {
+        CreatureRef {
+            id: &self.id,
+            species: &self.species,
+            rarity: self.rarity,
+            lat: self.lat,
+            lon: self.lon,
+            distance_m: self.distance_m,
+            bearing_deg: self.bearing_deg,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+impl PoiView {
+    /// The same POI, borrowed, for [`encode_nearby`].
+    pub fn borrowed(&self) -> PoiRef<'_> {
+        PoiRef {
+            id: &self.id,
+            name: &self.name,
+            lat: self.lat,
+            lon: self.lon,
+            distance_m: self.distance_m,
+            sponsor: self.sponsor.as_deref(),
+        }
+    }
+}
+
 /// A point of interest of a `nearby` reply, borrowed from the server's
 /// world; it encodes exactly as the [`PoiView`] with the same values.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -417,30 +417,8 @@ fn borrowed_nearby_matches_the_owned_encoding_on_escapes_and_odd_numbers() {
             sponsor: (i % 2 == 0).then(|| (*name).into()),
         })
         .collect();
-    let creatures: Vec<CreatureRef> = owned_creatures
-        .iter()
-        .map(|c| CreatureRef {
-            id: &c.id,
-            species: &c.species,
-            rarity: c.rarity,
-            lat: c.lat,
-            lon: c.lon,
-            distance_m: c.distance_m,
-            bearing_deg: c.bearing_deg,
-            expires_at: c.expires_at,
-        })
-        .collect();
-    let pois: Vec<PoiRef> = owned_pois
-        .iter()
-        .map(|p| PoiRef {
-            id: &p.id,
-            name: &p.name,
-            lat: p.lat,
-            lon: p.lon,
-            distance_m: p.distance_m,
-            sponsor: p.sponsor.as_deref(),
-        })
-        .collect();
+    let creatures: Vec<CreatureRef> = owned_creatures.iter().map(CreatureView::borrowed).collect();
+    let pois: Vec<PoiRef> = owned_pois.iter().map(PoiView::borrowed).collect();
     for seq in [None, Some(0), Some(u64::MAX)] {
         let owned = ServerMessage::Nearby {
             seq,

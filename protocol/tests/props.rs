@@ -411,24 +411,8 @@ proptest! {
         creatures in proptest::collection::vec(creature(), 0..6),
         pois in proptest::collection::vec(poi(), 0..4),
     ) {
-        let refs: Vec<CreatureRef> = creatures.iter().map(|c| CreatureRef {
-            id: &c.id,
-            species: &c.species,
-            rarity: c.rarity,
-            lat: c.lat,
-            lon: c.lon,
-            distance_m: c.distance_m,
-            bearing_deg: c.bearing_deg,
-            expires_at: c.expires_at,
-        }).collect();
-        let poi_refs: Vec<PoiRef> = pois.iter().map(|p| PoiRef {
-            id: &p.id,
-            name: &p.name,
-            lat: p.lat,
-            lon: p.lon,
-            distance_m: p.distance_m,
-            sponsor: p.sponsor.as_deref(),
-        }).collect();
+        let refs: Vec<CreatureRef> = creatures.iter().map(CreatureView::borrowed).collect();
+        let poi_refs: Vec<PoiRef> = pois.iter().map(PoiView::borrowed).collect();
         let owned = ServerMessage::Nearby { seq, creatures: creatures.clone(), pois: pois.clone() }.encode();
         prop_assert_eq!(encode_nearby(seq, &refs, &poi_refs), owned);
     }
