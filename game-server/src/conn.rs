@@ -13,6 +13,7 @@ use std::pin::pin;
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use compact_str::CompactString;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use protocol::event::EventKind;
 use protocol::play::{ClientMessage, ServerMessage};
@@ -49,7 +50,9 @@ pub(crate) struct Conn {
     pub(crate) id: ConnId,
     pub(crate) player_id: String,
     pub(crate) movement: MovementGuard,
-    pub(crate) shown: HashSet<String>,
+    /// The creatures of the latest `nearby`, sorted by id (see
+    /// `play::rewatch`).
+    pub(crate) shown: Vec<CompactString>,
     pub(crate) fled_from: HashSet<String>,
     pub(crate) visits: HashMap<String, Instant>,
     pub(crate) session: Option<String>,
@@ -86,7 +89,7 @@ pub(crate) async fn serve<S: Socket>(state: Arc<GameState>, mut socket: S) {
             state.cfg.jitter_allowance_m,
             state.cfg.too_fast_cooldown,
         ),
-        shown: HashSet::new(),
+        shown: Vec::new(),
         fled_from: HashSet::new(),
         visits: HashMap::new(),
         session: None,

@@ -101,10 +101,10 @@ impl Hub {
     }
 
     /// Forgets a connection and every watch it held.
-    pub(crate) fn unregister<'a>(&self, id: ConnId, shown: impl IntoIterator<Item = &'a String>) {
+    pub(crate) fn unregister<S: AsRef<str>>(&self, id: ConnId, shown: impl IntoIterator<Item = S>) {
         lock(&self.conns).remove(&id);
         for creature in shown {
-            self.unwatch(id, creature);
+            self.unwatch(id, creature.as_ref());
         }
     }
 
@@ -256,7 +256,7 @@ mod tests {
         hub.despawn("c-2", DespawnReason::Expired);
         assert!(a.pop().is_none(), "an unwatched creature is not pushed");
         assert!(b.pop().is_some_and(|f| f.contains("c-2")));
-        hub.unregister(idb, std::iter::empty());
+        hub.unregister(idb, std::iter::empty::<&str>());
         assert_eq!(hub.connections(), 1);
     }
 }
