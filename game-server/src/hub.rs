@@ -22,6 +22,9 @@ pub(crate) type ConnId = u64;
 
 const SHARDS: usize = 32;
 
+/// How many connections one fan-out wakes before it yields to the runtime.
+const PUSH_PACE: usize = 32;
+
 /// A connection's bounded queue of pushes, shared between the hub (which
 /// fills it) and the connection's task (which drains it onto the socket).
 ///
@@ -77,6 +80,11 @@ impl Outbox {
             *q = VecDeque::new();
         }
         frame
+    }
+
+    #[cfg(test)]
+    fn queue_is_empty(&self) -> bool {
+        lock(&self.queue).is_empty()
     }
 
     /// Whether the connection must be dropped for not reading its pushes.
@@ -136,6 +144,13 @@ impl Hub {
 
     /// Pushes a `despawn` to every connection watching the creature, and
     /// forgets its watchers.
+    ///
+    /// A creature at a busy place is watched by hundreds of players, and
+    /// each push wakes a connection task. Woken all at once they would queue
+    /// ahead of every reply due meanwhile, so beyond [`PUSH_PACE`] watchers
+    /// the rest are woken by a task that yields to the runtime between
+    /// groups: replies interleave with the fan-out instead of waiting for
+    /// all of it.
     pub(crate) fn despawn(&self, creature: &str, reason: DespawnReason) {
         let watchers = lock(self.shard(creature)).remove(creature);
         let Some(watchers) = watchers else { return };
@@ -145,10 +160,36 @@ impl Hub {
         }
         .encode()
         .into();
-        let conns = lock(&self.conns);
-        for id in watchers {
-            if let Some(h) = conns.get(&id) {
-                h.push(frame.clone());
+        let outboxes: Vec<Arc<Outbox>> = {
+            let conns = lock(&self.conns);
+            watchers
+                .iter()
+                .filter_map(|id| conns.get(id).cloned())
+                .collect()
+        };
+        let (now, later) = outboxes.split_at(outboxes.len().min(PUSH_PACE));
+        for outbox in now {
+            outbox.push(frame.clone());
+        }
+        if later.is_empty() {
+            return;
+        }
+        let later = later.to_vec();
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    for group in later.chunks(PUSH_PACE) {
+                        tokio::task::yield_now().await;
+                        for outbox in group {
+                            outbox.push(frame.clone());
+                        }
+                    }
+                });
+            }
+            Err(_) => {
+                for outbox in &later {
+                    outbox.push(frame.clone());
+                }
             }
         }
     }
@@ -258,5 +299,45 @@ mod tests {
         assert!(b.pop().is_some_and(|f| f.contains("c-2")));
         hub.unregister(idb, std::iter::empty::<&str>());
         assert_eq!(hub.connections(), 1);
+    }
+
+    /// Registers `n` connections that all watch `creature`.
+    fn crowd(hub: &Hub, n: usize, creature: &str) -> Vec<Arc<Outbox>> {
+        (0..n)
+            .map(|_| {
+                let out = Outbox::new(4);
+                let id = hub.register(out.clone());
+                hub.watch(id, creature);
+                out
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_large_fan_out_is_paced_but_reaches_every_watcher() {
+        let hub = Hub::default();
+        let crowd = crowd(&hub, 5 * PUSH_PACE + 3, "c-busy");
+        hub.despawn("c-busy", DespawnReason::Caught);
+        let at_once = crowd.iter().filter(|o| !o.queue_is_empty()).count();
+        assert_eq!(at_once, PUSH_PACE, "the first group is pushed at once");
+        // The rest arrive as the pacing task gets its turns.
+        for _ in 0..100 {
+            if crowd.iter().all(|o| !o.queue_is_empty()) {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        for out in &crowd {
+            assert!(out.pop().is_some_and(|f| f.contains("c-busy")));
+            assert!(out.pop().is_none(), "one despawn per watcher");
+        }
+    }
+
+    #[test]
+    fn without_a_runtime_a_fan_out_is_pushed_at_once() {
+        let hub = Hub::default();
+        let crowd = crowd(&hub, 2 * PUSH_PACE + 1, "c-2");
+        hub.despawn("c-2", DespawnReason::Expired);
+        assert!(crowd.iter().all(|o| o.pop().is_some()));
     }
 }
