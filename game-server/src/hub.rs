@@ -160,21 +160,20 @@ impl Hub {
         }
         .encode()
         .into();
-        let outboxes: Vec<Arc<Outbox>> = {
+        let mut now: Vec<Arc<Outbox>> = {
             let conns = lock(&self.conns);
             watchers
                 .iter()
                 .filter_map(|id| conns.get(id).cloned())
                 .collect()
         };
-        let (now, later) = outboxes.split_at(outboxes.len().min(PUSH_PACE));
-        for outbox in now {
+        let later = now.split_off(now.len().min(PUSH_PACE));
+        for outbox in &now {
             outbox.push(frame.clone());
         }
         if later.is_empty() {
             return;
         }
-        let later = later.to_vec();
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 rt.spawn(async move {

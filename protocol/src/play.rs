@@ -344,7 +344,8 @@ pub fn encode_nearby(
 /// are; the others go through serde_json's escaping.
 fn push_str(out: &mut String, s: &str) {
     if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        out.push_str(&serde_json::Value::from(s).to_string());
+        // Encoding a string cannot fail.
+        out.push_str(&serde_json::to_string(s).unwrap_or_default());
     } else {
         out.push('"');
         out.push_str(s);
