@@ -1,7 +1,8 @@
 //! One player's socket: the `hello` phase, then the play loop.
 //!
-//! The loop is written over any `Stream + Sink` of WebSocket messages so
-//! that it does not care whether axum or a test harness drives it. Each
+//! The loop is written over any `Stream + Sink` of tokio-tungstenite
+//! messages, so that it does not care whether a real socket or a test
+//! harness drives it. Each
 //! connection's task owns its whole socket (no split halves and no lock
 //! between them) and waits on a fixed set of long-lived futures, so a
 //! message costs no timer or waiter registration. The only shared things
@@ -12,13 +13,14 @@ use std::collections::{HashMap, HashSet};
 use std::pin::pin;
 use std::sync::Arc;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use compact_str::CompactString;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use protocol::event::EventKind;
 use protocol::play::{ClientMessage, ServerMessage};
 use protocol::{ErrorCode, PROTOCOL_VERSION};
 use tokio::time::{Instant, sleep_until, timeout};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
 use crate::hub::{ConnId, Outbox};
 use crate::movement::MovementGuard;
@@ -36,12 +38,12 @@ pub(crate) mod close {
 
 /// A WebSocket as the play loop sees it: one object for both directions.
 pub(crate) trait Socket:
-    Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin
+    Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin
 {
 }
 
 impl<T> Socket for T where
-    T: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin
+    T: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin
 {
 }
 
@@ -64,8 +66,9 @@ pub(crate) enum End {
     Gone,
 }
 
-/// Serves one upgraded socket until it closes.
-pub(crate) async fn serve<S: Socket>(state: Arc<GameState>, mut socket: S) {
+/// Serves one upgraded socket until it closes. `_held` (the socket's
+/// capacity permit) is released when it does.
+pub(crate) async fn serve<S: Socket, H: Send>(state: Arc<GameState>, mut socket: S, _held: H) {
     metrics::gauge!("geogame_connections").increment(1.0);
     let player_id = match hello(&state, &mut socket).await {
         Ok(p) => p,
@@ -191,7 +194,7 @@ enum Wake {
     Deadline,
     Pushed,
     Ping,
-    Frame(Option<Result<Message, axum::Error>>),
+    Frame(Option<Result<Message, WsError>>),
 }
 
 async fn play<S: Socket>(
@@ -367,19 +370,20 @@ fn classify(state: &GameState, m: Message) -> Frame {
                 "binary frames are not supported",
             ))
         }
-        Message::Ping(_) | Message::Pong(_) => Frame::Skip,
+        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Frame::Skip,
         Message::Close(_) => Frame::End(End::Gone),
     }
 }
 
 /// Maps a read error to how the socket ends. A frame beyond the transport
 /// limit surfaces here as a capacity error.
-fn read_error(e: &axum::Error) -> End {
-    let text = e.to_string();
-    if text.contains("too long") || text.contains("Space limit") || text.contains("capacity") {
-        End::Close(close::TOO_BIG, "message too big")
-    } else {
-        End::Gone
+fn read_error(e: &WsError) -> End {
+    match e {
+        WsError::Capacity(_) => {
+            metrics::counter!("geogame_errors_total", "code" => "too_big").increment(1);
+            End::Close(close::TOO_BIG, "message too big")
+        }
+        _ => End::Gone,
     }
 }
 
@@ -410,7 +414,7 @@ async fn write<S: Socket>(state: &GameState, socket: &mut S, m: Message) -> Resu
 /// Runs one socket write under the write timeout.
 async fn bounded<F>(state: &GameState, op: F) -> Result<(), End>
 where
-    F: Future<Output = Result<(), axum::Error>>,
+    F: Future<Output = Result<(), WsError>>,
 {
     match timeout(state.cfg.write_timeout, op).await {
         Ok(Ok(())) => Ok(()),
@@ -425,7 +429,7 @@ where
 
 async fn close_with<S: Socket>(state: &GameState, socket: &mut S, code: u16, reason: &'static str) {
     let frame = CloseFrame {
-        code,
+        code: code.into(),
         reason: reason.into(),
     };
     if write(state, socket, Message::Close(Some(frame)))
@@ -460,14 +464,14 @@ mod tests {
     struct Idle;
 
     impl Stream for Idle {
-        type Item = Result<Message, axum::Error>;
+        type Item = Result<Message, WsError>;
         fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
             Poll::Pending
         }
     }
 
     impl Sink<Message> for Idle {
-        type Error = axum::Error;
+        type Error = WsError;
         fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
             Poll::Ready(Ok(()))
         }
@@ -484,14 +488,14 @@ mod tests {
 
     fn future_size<F, Fut>(_: F) -> usize
     where
-        F: FnOnce(Arc<GameState>, Idle) -> Fut,
+        F: FnOnce(Arc<GameState>, Idle, ()) -> Fut,
     {
         std::mem::size_of::<Fut>()
     }
 
     #[test]
     fn a_connection_task_stays_small() {
-        let size = future_size(serve::<Idle>);
+        let size = future_size(serve::<Idle, ()>);
         // Every connected player holds one of these for the life of its
         // socket; rare, storage-bound actions are boxed to keep it small
         // (it was 3.6 KB with them inline).

@@ -6,32 +6,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::ws::WebSocketUpgrade;
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use protocol::http::{ErrorBody, GuestAuthRequest, GuestAuthResponse};
 
 use crate::state::{GameState, now_s};
-
-/// The transport's own frame limit. Frames between the protocol limit and
-/// this are read and answered with close 1009; beyond it the transport
-/// refuses to buffer them at all.
-const TRANSPORT_MAX_MESSAGE: usize = 64 * 1024;
-
-/// Per-socket read buffer of the transport, allocated for the life of the
-/// socket. Client frames are 100 to 300 bytes, so one read still takes
-/// several.
-const READ_BUFFER: usize = 1024;
-
-/// Queued output beyond which the transport writes to the socket without
-/// waiting for a flush. It is a threshold, not an allocation: a player at
-/// one update a second never has more than one reply queued, while a busy
-/// socket's batch of replies goes out in fewer writes.
-const WRITE_THRESHOLD: usize = 16 * 1024;
-
-/// The most a socket's unsent output may grow to before writes fail.
-const MAX_WRITE_BUFFER: usize = 256 * 1024;
 
 /// An HTTP error in the contract's `{"error": {"code", "message"}}` shape.
 #[derive(Debug)]
@@ -134,7 +115,11 @@ async fn guest(State(state): State<Arc<GameState>>, body: Bytes) -> Result<Respo
     ))
 }
 
-async fn play(State(state): State<Arc<GameState>>, ws: WebSocketUpgrade) -> Response {
+async fn play(State(state): State<Arc<GameState>>, mut parts: Parts) -> Response {
+    let upgrade = match crate::upgrade::check(&mut parts) {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
     if state.shutdown.is_cancelled() {
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -152,17 +137,5 @@ async fn play(State(state): State<Arc<GameState>>, ws: WebSocketUpgrade) -> Resp
         )
         .into_response();
     };
-    // tungstenite's default read buffer is 128 KiB per socket; the small one
-    // above is most of the memory saved per player (docs/benchmarks.md).
-    // The write buffer is capped so a client that does not read cannot grow
-    // it.
-    ws.max_message_size(TRANSPORT_MAX_MESSAGE)
-        .max_frame_size(TRANSPORT_MAX_MESSAGE)
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_THRESHOLD)
-        .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .on_upgrade(move |socket| async move {
-            crate::conn::serve(state, socket).await;
-            drop(permit);
-        })
+    upgrade.accept(state, permit)
 }

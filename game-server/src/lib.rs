@@ -5,6 +5,8 @@
 //! - [`config`]: settings with the contract's defaults.
 //! - `http`: public routes (`/healthz`, `/metrics`, `/v1/auth/guest`,
 //!   `/v1/play`) and the shared JSON error shape.
+//! - `upgrade`: the play socket's WebSocket handshake and transport
+//!   settings; a connection's task is `conn::serve` over tokio-tungstenite.
 //! - `admin`: `/v1/admin/*` behind the admin bearer token.
 //! - `conn`: one socket's life: `hello`, then the play loop with frame
 //!   limits, rate limit, idle and write timeouts, and graceful close.
@@ -37,6 +39,7 @@ mod state;
 mod sync;
 pub mod telemetry;
 mod tick;
+mod upgrade;
 
 pub use config::ServerConfig;
 pub use http::{ApiError, json_response};

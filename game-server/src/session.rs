@@ -60,7 +60,7 @@ impl Encounter {
 
     /// Pushes a frame to every member except `except`.
     fn broadcast(&self, state: &GameState, msg: &ServerMessage, except: Option<&str>) {
-        let frame: axum::extract::ws::Utf8Bytes = msg.encode().into();
+        let frame: tokio_tungstenite::tungstenite::Utf8Bytes = msg.encode().into();
         for (player, conn) in &self.members {
             if Some(player.as_str()) != except {
                 state.hub.send_to(*conn, frame.clone());

@@ -361,6 +361,33 @@ async fn a_full_server_refuses_new_sockets_with_503() {
 }
 
 #[tokio::test]
+async fn a_request_that_is_not_a_websocket_handshake_gets_a_json_error() {
+    let (srv, _d) = server().await;
+    let url = format!("http://{}/v1/play", srv.addr);
+    let http = reqwest::Client::new();
+    let r = http.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
+    // Another protocol version is told which one to use.
+    let r = http
+        .get(&url)
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "8")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 426);
+    // The server still takes real sockets afterwards.
+    let (mut c, _) = Client::player(&srv, "after").await;
+    c.send_text(r#"{"type":"ping","seq":5}"#).await;
+    assert_eq!(c.recv_type("pong").await["seq"], 5);
+    srv.stop().await;
+}
+
+#[tokio::test]
 async fn a_silent_socket_is_closed_after_the_idle_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = game_server::ServerConfig {
