@@ -57,8 +57,10 @@ pub struct ServerConfig {
     pub jitter_allowance_m: f64,
     /// Actions are refused for this long after impossible movement.
     pub too_fast_cooldown: Duration,
-    /// Share of location updates logged to analytics (0..=1).
-    pub location_sample_rate: f64,
+    /// A player's location is logged to analytics at most once per this
+    /// long (zero: every update). It is a time, not a share of updates, so
+    /// that a client sending faster does not multiply the analytics writes.
+    pub location_log_every: Duration,
     /// Length of a world tick (placement and despawn timers).
     pub tick: Duration,
     /// How long shutdown waits for sockets to close before giving up.
@@ -115,7 +117,7 @@ impl Default for ServerConfig {
             max_speed_mps: 70.0,
             jitter_allowance_m: 50.0,
             too_fast_cooldown: Duration::from_secs(30),
-            location_sample_rate: 0.1,
+            location_log_every: Duration::from_secs(10),
             tick: Duration::from_secs(1),
             drain_timeout: Duration::from_secs(8),
             shutdown_notice_s: 1,

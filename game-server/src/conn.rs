@@ -58,6 +58,22 @@ pub(crate) struct Conn {
     pub(crate) fled_from: HashSet<String>,
     pub(crate) visits: HashMap<String, Instant>,
     pub(crate) session: Option<String>,
+    /// When this player's location was last logged to analytics.
+    pub(crate) location_logged: Option<Instant>,
+}
+
+impl Conn {
+    /// Whether this player's location is to be logged to analytics now,
+    /// at most once per `every`; if so, notes that it was.
+    pub(crate) fn location_log_due(&mut self, now: Instant, every: std::time::Duration) -> bool {
+        let due = self
+            .location_logged
+            .is_none_or(|t| now.saturating_duration_since(t) >= every);
+        if due {
+            self.location_logged = Some(now);
+        }
+        due
+    }
 }
 
 /// Why the play loop ended.
@@ -96,6 +112,7 @@ pub(crate) async fn serve<S: Socket, H: Send>(state: Arc<GameState>, mut socket:
         fled_from: HashSet::new(),
         visits: HashMap::new(),
         session: None,
+        location_logged: None,
     };
     let started = Instant::now();
     state.emit(state.event(EventKind::SessionStart, Some(&conn.player_id)));
@@ -343,8 +360,7 @@ async fn on_text<S: Socket>(
         Reply::Message(m) => queue(state, socket, &m).await?,
         Reply::Text(frame) => bounded(state, socket.feed(Message::Text(frame.into()))).await?,
     }
-    metrics::histogram!("geogame_update_to_reply_seconds", "type" => kind)
-        .record(started.elapsed().as_secs_f64());
+    crate::telemetry::record_reply(kind, started.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -491,6 +507,37 @@ mod tests {
         F: FnOnce(Arc<GameState>, Idle, ()) -> Fut,
     {
         std::mem::size_of::<Fut>()
+    }
+
+    fn conn() -> Conn {
+        Conn {
+            id: 0,
+            player_id: "p".into(),
+            movement: MovementGuard::new(70.0, 50.0, std::time::Duration::from_secs(30)),
+            shown: Vec::new(),
+            fled_from: HashSet::new(),
+            visits: HashMap::new(),
+            session: None,
+            location_logged: None,
+        }
+    }
+
+    #[test]
+    fn a_location_is_logged_at_most_once_per_interval() {
+        use std::time::Duration;
+        let every = Duration::from_secs(10);
+        let t0 = Instant::now();
+        let mut c = conn();
+        assert!(c.location_log_due(t0, every), "the first update is logged");
+        // A client sending 100 updates a second still logs one.
+        for i in 1..1000 {
+            assert!(!c.location_log_due(t0 + Duration::from_millis(i * 10 - 1), every));
+        }
+        assert!(c.location_log_due(t0 + every, every));
+        assert!(!c.location_log_due(t0 + every + Duration::from_secs(1), every));
+        // Zero logs every update.
+        let mut all = conn();
+        assert!((0..5).all(|_| all.location_log_due(t0, Duration::ZERO)));
     }
 
     #[test]

@@ -48,8 +48,8 @@ pub(crate) async fn handle(
             );
         }
     };
-    metrics::counter!("geogame_messages_total", "type" => msg.kind()).increment(1);
     let kind = msg.kind();
+    crate::telemetry::count_message(kind);
     // The actions that wait on storage are boxed: their futures are large
     // and rare, and inline they would grow every connection's task by
     // kilobytes for the whole life of the socket.
@@ -145,10 +145,7 @@ fn location(state: &GameState, conn: &mut Conn, l: LocationUpdate) -> Reply {
         ev.lon = Some(lon);
         state.emit(ev);
     }
-    if state
-        .next_sample()
-        .is_multiple_of(sample_every(cfg.location_sample_rate))
-    {
+    if conn.location_log_due(now, cfg.location_log_every) {
         let mut ev = state.event(EventKind::Location, Some(&conn.player_id));
         ev.lat = Some(l.lat);
         ev.lon = Some(l.lon);
@@ -245,14 +242,6 @@ fn due_visits(
         }
     }
     due
-}
-
-fn sample_every(rate: f64) -> u64 {
-    if rate <= 0.0 {
-        u64::MAX
-    } else {
-        (1.0 / rate.min(1.0)).round().max(1.0) as u64
-    }
 }
 
 fn round1(x: f64) -> f64 {

@@ -1,6 +1,5 @@
 //! The shared state of one game server and how it is built.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -61,7 +60,6 @@ pub struct GameState {
     /// than `max_connections`.
     pub(crate) sockets: Arc<tokio::sync::Semaphore>,
     pub(crate) sync: crate::sync::WorldSync,
-    event_seq: AtomicU64,
 }
 
 impl std::fmt::Debug for GameState {
@@ -88,7 +86,6 @@ impl GameState {
             shutdown,
             on_session_end: deps.on_session_end,
             sync: deps.sync,
-            event_seq: AtomicU64::new(0),
         })
     }
 
@@ -150,11 +147,6 @@ impl GameState {
     /// Emits a best-effort event.
     pub(crate) fn emit(&self, e: Event) {
         self.events.emit(e);
-    }
-
-    /// A cheap counter used to sample location events.
-    pub(crate) fn next_sample(&self) -> u64 {
-        self.event_seq.fetch_add(1, Ordering::Relaxed)
     }
 }
 

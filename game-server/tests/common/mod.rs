@@ -38,7 +38,7 @@ pub struct TestServer {
 pub fn config() -> ServerConfig {
     ServerConfig {
         flee_chance: [0.0; 5],
-        location_sample_rate: 1.0,
+        location_log_every: Duration::ZERO,
         ..ServerConfig::default()
     }
 }
