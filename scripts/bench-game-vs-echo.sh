@@ -30,9 +30,9 @@ rss_kib() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
 
 case "$mode" in
 sat)
-    "$lt" --target echo --url ws://127.0.0.1:9302 --players 100 --rate 2000 --duration 10 \
+    "$lt" --target echo --url ws://127.0.0.1:9302 --players 100 --rate "${RATE:-2000}" --duration 10 \
         --max-in-flight 64 --out "$out/echo.json" >"$out/echo.txt" 2>&1
-    "$lt" --url http://127.0.0.1:8090 --world geogame/demo/world.geojson --players 100 --rate 2000 \
+    "$lt" --url http://127.0.0.1:8090 --world geogame/demo/world.geojson --players 100 --rate "${RATE:-2000}" \
         --duration 10 --max-in-flight 64 --catch-share 0 --spin-share 0 --lobby-share 0 \
         --out "$out/game.json" >"$out/game.txt" 2>&1
     ;;

@@ -24,15 +24,25 @@ const CATCH: &str =
 const BAD_LOCATION: &str =
     r#"{"type":"location","seq":1048578,"lat":91.5,"lon":-122.035512345678,"speed":1.43}"#;
 
+/// `x` to `1 / per_unit`, as the server rounds what it sends (positions to
+/// 1e-7 degrees, distances and bearings to 0.1).
+fn round_to(x: f64, per_unit: f64) -> f64 {
+    (x * per_unit).round() / per_unit
+}
+
+/// A creature as the server lists it: id and numbers in the server's form.
 fn creature(i: usize) -> CreatureView {
     CreatureView {
-        id: format!("c-0193f6a2-7c1e-7d3a-9b1f-{i:012}"),
+        id: format!(
+            "c-{:016x}",
+            0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(i as u64 + 1)
+        ),
         species: "sprigling".into(),
         rarity: Rarity::Uncommon,
-        lat: 47.616_812_345_678 + i as f64 * 1.3e-4,
-        lon: -122.035_512_345_678 - i as f64 * 0.7e-4,
-        distance_m: 12.345_678 + i as f64 * 8.5,
-        bearing_deg: 31.415_926 + i as f64 * 11.0,
+        lat: round_to(47.616_812_345_678 + i as f64 * 1.3e-4, 1e7),
+        lon: round_to(-122.035_512_345_678 - i as f64 * 0.7e-4, 1e7),
+        distance_m: round_to(12.345_678 + i as f64 * 8.5, 10.0),
+        bearing_deg: round_to(31.415_926 + i as f64 * 11.0, 10.0),
         expires_at: 1_795_000_000 + i as i64,
     }
 }

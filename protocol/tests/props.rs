@@ -40,6 +40,19 @@ fn finite() -> impl Strategy<Value = f64> {
     (NORMAL | SUBNORMAL | ZERO | POSITIVE | NEGATIVE).prop_filter("finite", |x| x.is_finite())
 }
 
+/// A number as the server writes them: a decimal with up to eight
+/// places (positions have seven, distances and bearings one), from far
+/// below to far above the range the encoder writes without a float
+/// formatter, or any float at all.
+fn number() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        (-10_000_000_000_000i64..10_000_000_000_000, 0i32..=8)
+            .prop_map(|(k, places)| k as f64 / 10f64.powi(places)),
+        (-1_000_000_000i64..1_000_000_000).prop_map(|k| k as f64 / 1e7),
+        finite(),
+    ]
+}
+
 fn non_negative() -> impl Strategy<Value = f64> {
     prop_oneof![0.0..1.0e4f64, finite().prop_map(f64::abs)]
 }
@@ -128,7 +141,7 @@ fn creature() -> BoxedStrategy<CreatureView> {
         id(),
         id(),
         rarity(),
-        (finite(), finite(), finite(), finite()),
+        (number(), number(), number(), number()),
         any::<i64>(),
     )
         .prop_map(
@@ -150,7 +163,7 @@ fn poi() -> BoxedStrategy<PoiView> {
     (
         id(),
         id(),
-        (finite(), finite(), finite()),
+        (number(), number(), number()),
         proptest::option::of(id()),
     )
         .prop_map(|(id, name, (lat, lon, distance_m), sponsor)| PoiView {

@@ -63,14 +63,10 @@ impl Player<'_> {
                     return;
                 }
                 self.creatures.clear();
-                let seen = reply
-                    .creatures
-                    .into_iter()
-                    .take(MAX_SEEN_CREATURES)
-                    .map(|c| SeenCreature {
-                        pos: LatLon::new(c.lat, c.lon),
-                        id: c.id.into_owned(),
-                    });
+                let seen = reply.creatures.0.into_iter().map(|c| SeenCreature {
+                    pos: LatLon::new(c.lat, c.lon),
+                    id: c.id.into_owned(),
+                });
                 self.creatures.extend(seen);
                 for p in &reply.pois {
                     self.walker.learn_poi(&p.id, LatLon::new(p.lat, p.lon));
@@ -165,7 +161,7 @@ struct Reply<'a> {
     #[serde(default)]
     seq: Option<u64>,
     #[serde(default, borrow)]
-    creatures: Vec<Sighting<'a>>,
+    creatures: Nearest<'a>,
     #[serde(default, borrow)]
     pois: Vec<Sighting<'a>>,
     #[serde(default, borrow)]
@@ -174,6 +170,40 @@ struct Reply<'a> {
     outcome: Option<Cow<'a, str>>,
     #[serde(default)]
     code: Option<ErrorCode>,
+}
+
+/// The first [`MAX_SEEN_CREATURES`] creatures of a `nearby` frame (the
+/// nearest, as the list is sorted by distance). The rest are stepped over
+/// without being decoded: a busy place lists dozens, and reading their
+/// numbers was most of the generator's CPU per reply.
+#[derive(Default)]
+struct Nearest<'a>(Vec<Sighting<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Nearest<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<Sighting<'a>>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Nearest<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of creatures")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut kept = Vec::with_capacity(MAX_SEEN_CREATURES);
+                while kept.len() < MAX_SEEN_CREATURES {
+                    match seq.next_element()? {
+                        Some(c) => kept.push(c),
+                        None => return Ok(Nearest(kept)),
+                    }
+                }
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Nearest(kept))
+            }
+        }
+        d.deserialize_seq(Visit(std::marker::PhantomData))
+    }
 }
 
 /// A creature or POI of a `nearby` frame.
@@ -240,9 +270,49 @@ mod tests {
         let r: Reply<'_> = serde_json::from_str(&nearby).unwrap();
         assert_eq!(r.kind, "nearby");
         assert_eq!(r.seq, Some(7));
-        assert_eq!(r.creatures[0].id, "c-\"quoted\"");
-        assert_eq!((r.creatures[0].lat, r.creatures[0].lon), (47.61, -122.03));
+        assert_eq!(r.creatures.0[0].id, "c-\"quoted\"");
+        assert_eq!(
+            (r.creatures.0[0].lat, r.creatures.0[0].lon),
+            (47.61, -122.03)
+        );
         assert_eq!(r.pois[0].id, "starbucks");
+
+        // A busy place: the nearest few are kept in order, the rest
+        // skipped, and what follows the list is still read.
+        let many = ServerMessage::Nearby {
+            seq: Some(11),
+            creatures: (0..30)
+                .map(|i| CreatureView {
+                    id: format!("c-{i}"),
+                    species: "Pidgeo".into(),
+                    rarity: Rarity::Common,
+                    lat: 47.0 + f64::from(i) * 1e-4,
+                    lon: -122.0,
+                    distance_m: f64::from(i),
+                    bearing_deg: 0.0,
+                    expires_at: 1,
+                })
+                .collect(),
+            pois: vec![PoiView {
+                id: "after".into(),
+                name: "After".into(),
+                lat: 1.0,
+                lon: 2.0,
+                distance_m: 3.0,
+                sponsor: None,
+            }],
+        }
+        .encode();
+        let r: Reply<'_> = serde_json::from_str(&many).unwrap();
+        let ids: Vec<&str> = r.creatures.0.iter().map(|c| c.id.as_ref()).collect();
+        assert_eq!(
+            ids,
+            (0..MAX_SEEN_CREATURES)
+                .map(|i| format!("c-{i}"))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!((r.seq, r.pois[0].id.as_ref()), (Some(11), "after"));
+        assert!(serde_json::from_str::<Reply<'_>>(&many[..many.len() - 40]).is_err());
 
         let caught = ServerMessage::CatchResult {
             seq: Some(8),
