@@ -2,12 +2,11 @@
 //!
 //! The loop is written over any `Stream + Sink` of tokio-tungstenite
 //! messages, so that it does not care whether a real socket or a test
-//! harness drives it. Each
-//! connection's task owns its whole socket (no split halves and no lock
-//! between them) and waits on a fixed set of long-lived futures, so a
-//! message costs no timer or waiter registration. The only shared things
-//! it touches are the world (briefly locked), the push hub and the
-//! sessions.
+//! harness drives it. Each connection's task owns its whole socket (no
+//! split halves and no lock between them) and waits on a fixed set of
+//! long-lived futures, so a message costs no timer or waiter
+//! registration. The only shared things it touches are the world (briefly
+//! locked), the push hub and the sessions.
 
 use std::collections::{HashMap, HashSet};
 use std::pin::pin;

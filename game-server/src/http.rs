@@ -118,7 +118,7 @@ async fn guest(State(state): State<Arc<GameState>>, body: Bytes) -> Result<Respo
 async fn play(State(state): State<Arc<GameState>>, mut parts: Parts) -> Response {
     let upgrade = match crate::upgrade::check(&mut parts) {
         Ok(u) => u,
-        Err(e) => return e.into_response(),
+        Err(refused) => return refused.into_response(),
     };
     if state.shutdown.is_cancelled() {
         return ApiError::new(

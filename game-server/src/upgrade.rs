@@ -62,19 +62,49 @@ pub(crate) struct Upgrade {
     on_upgrade: OnUpgrade,
 }
 
-/// Checks that `parts` is a WebSocket opening handshake. A request that is
-/// not gets a `400` (or `426` for another protocol version) in the
-/// contract's error shape.
-pub(crate) fn check(parts: &mut Parts) -> Result<Upgrade, ApiError> {
-    let bad = |m: &str| ApiError::bad_request(format!("not a WebSocket handshake: {m}"));
+/// Why a request is not taken as a play socket.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// Not a WebSocket opening handshake: `400` in the contract's error
+    /// shape.
+    NotHandshake(&'static str),
+    /// A WebSocket version other than 13: `426`, naming the one this server
+    /// speaks.
+    Version,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> axum::response::Response {
+        match self {
+            Refusal::NotHandshake(why) => {
+                ApiError::bad_request(format!("not a WebSocket handshake: {why}")).into_response()
+            }
+            Refusal::Version => {
+                let mut r = ApiError::new(
+                    StatusCode::UPGRADE_REQUIRED,
+                    "bad_request",
+                    "Sec-WebSocket-Version must be 13",
+                )
+                .into_response();
+                r.headers_mut()
+                    .insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+                r
+            }
+        }
+    }
+}
+
+/// Checks that `parts` is a WebSocket opening handshake.
+pub(crate) fn check(parts: &mut Parts) -> Result<Upgrade, Refusal> {
+    use Refusal::NotHandshake;
     if parts.method != Method::GET {
-        return Err(bad("the method must be GET"));
+        return Err(NotHandshake("the method must be GET"));
     }
     if !has_token(&parts.headers, CONNECTION, "upgrade") {
-        return Err(bad("Connection must include upgrade"));
+        return Err(NotHandshake("Connection must include upgrade"));
     }
     if !has_token(&parts.headers, UPGRADE, "websocket") {
-        return Err(bad("Upgrade must be websocket"));
+        return Err(NotHandshake("Upgrade must be websocket"));
     }
     if parts
         .headers
@@ -82,21 +112,17 @@ pub(crate) fn check(parts: &mut Parts) -> Result<Upgrade, ApiError> {
         .map(HeaderValue::as_bytes)
         != Some(b"13")
     {
-        return Err(ApiError::new(
-            StatusCode::UPGRADE_REQUIRED,
-            "bad_request",
-            "Sec-WebSocket-Version must be 13",
-        ));
+        return Err(Refusal::Version);
     }
     // The key is 16 random bytes in base64, always 24 characters.
     let key = match parts.headers.get(SEC_WEBSOCKET_KEY) {
         Some(k) if k.len() == 24 => k.clone(),
-        _ => return Err(bad("Sec-WebSocket-Key is missing or malformed")),
+        _ => return Err(NotHandshake("Sec-WebSocket-Key is missing or malformed")),
     };
     let on_upgrade = parts
         .extensions
         .remove::<OnUpgrade>()
-        .ok_or_else(|| bad("this connection cannot be upgraded"))?;
+        .ok_or(NotHandshake("this connection cannot be upgraded"))?;
     Ok(Upgrade { key, on_upgrade })
 }
 
@@ -183,8 +209,9 @@ mod tests {
         }
         let mut wrong = GOOD;
         wrong[2] = ("sec-websocket-version", "8");
-        let e = check(&mut parts(&wrong)).unwrap_err();
-        assert_eq!(e.into_response().status(), StatusCode::UPGRADE_REQUIRED);
+        let e = check(&mut parts(&wrong)).unwrap_err().into_response();
+        assert_eq!(e.status(), StatusCode::UPGRADE_REQUIRED);
+        assert_eq!(e.headers()[SEC_WEBSOCKET_VERSION], "13");
         wrong = GOOD;
         wrong[3] = ("sec-websocket-key", "short");
         assert!(check(&mut parts(&wrong)).is_err());

@@ -380,6 +380,7 @@ async fn a_request_that_is_not_a_websocket_handshake_gets_a_json_error() {
         .await
         .unwrap();
     assert_eq!(r.status(), 426);
+    assert_eq!(r.headers()["sec-websocket-version"], "13");
     // The server still takes real sockets afterwards.
     let (mut c, _) = Client::player(&srv, "after").await;
     c.send_text(r#"{"type":"ping","seq":5}"#).await;
