@@ -174,8 +174,8 @@ struct Reply<'a> {
 
 /// The first [`MAX_SEEN_CREATURES`] creatures of a `nearby` frame (the
 /// nearest, as the list is sorted by distance). The rest are stepped over
-/// without being decoded: a busy place lists dozens, and reading their
-/// numbers was most of the generator's CPU per reply.
+/// without decoding their numbers: a busy place lists dozens, and at
+/// saturation parsing replies is about a third of the generator's CPU.
 #[derive(Default)]
 struct Nearest<'a>(Vec<Sighting<'a>>);
 
