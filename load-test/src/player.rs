@@ -45,6 +45,12 @@ const MAX_RAID_SEQS: usize = 16;
 
 /// How many creatures from the last `nearby` a player keeps in mind.
 const MAX_SEEN_CREATURES: usize = 8;
+/// A player looks at what a `nearby` lists at most this often, as an app
+/// redraws its map; the replies between are only timed. At one update a
+/// second every reply is read; at saturation (thousands a second per
+/// socket) decoding each would make the generator, not the server, the
+/// limit.
+const LOOK_EVERY: Duration = Duration::from_millis(100);
 
 /// Everything the players of one run share.
 #[derive(Debug)]
@@ -110,6 +116,8 @@ struct Player<'a> {
     lobby: Option<Lobby>,
     inflight: VecDeque<Pending>,
     creatures: Vec<SeenCreature>,
+    /// When the player last read a `nearby` through (see [`LOOK_EVERY`]).
+    looked_at: Option<Instant>,
     seq: u64,
     /// Sequence numbers of raid messages still unanswered, each marked
     /// true for a `join_session` (false: `attack`); their replies are not
@@ -159,6 +167,7 @@ pub(crate) async fn run(shared: Arc<Shared>, idx: usize, mut stop: watch::Receiv
         lobby,
         inflight: VecDeque::new(),
         creatures: Vec::new(),
+        looked_at: None,
         seq: 0,
         raid_seqs: VecDeque::new(),
         echo: shared.endpoints.auth.is_none(),

@@ -8,7 +8,7 @@ use protocol::play::ClientMessage;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::{CHASE_RANGE_M, MAX_SEEN_CREATURES, Player, SeenCreature};
+use super::{CHASE_RANGE_M, LOOK_EVERY, MAX_SEEN_CREATURES, Player, SeenCreature};
 use crate::geo::LatLon;
 use crate::stats::Kind;
 
@@ -53,6 +53,14 @@ impl Player<'_> {
             }
             return;
         }
+        if let Some(seq) = nearby_seq(text)
+            && self
+                .looked_at
+                .is_some_and(|t| now.duration_since(t) < LOOK_EVERY)
+        {
+            self.finish(Some(seq), Kind::Location, now);
+            return;
+        }
         let reply: Reply<'_> = match serde_json::from_str(text) {
             Ok(r) => r,
             Err(_) => return self.rec.error(None, "undecodable_reply"),
@@ -62,6 +70,7 @@ impl Player<'_> {
                 if !self.finish(reply.seq, Kind::Location, now) {
                     return;
                 }
+                self.looked_at = Some(now);
                 self.creatures.clear();
                 let seen = reply.creatures.0.into_iter().map(|c| SeenCreature {
                     pos: LatLon::new(c.lat, c.lon),
@@ -172,6 +181,15 @@ struct Reply<'a> {
     code: Option<ErrorCode>,
 }
 
+/// The `seq` of a `nearby` frame as the server writes it (`type`, then
+/// `seq`, first), read without decoding the rest; `None` for any other
+/// frame, which then gets the full reading.
+fn nearby_seq(text: &str) -> Option<u64> {
+    let rest = text.strip_prefix(r#"{"type":"nearby","seq":"#)?;
+    let end = rest.find(',')?;
+    rest[..end].parse().ok()
+}
+
 /// The first [`MAX_SEEN_CREATURES`] creatures of a `nearby` frame (the
 /// nearest, as the list is sorted by distance). The rest are stepped over
 /// without decoding their numbers: a busy place lists dozens, and at
@@ -241,6 +259,33 @@ mod tests {
     };
 
     use super::*;
+
+    #[test]
+    fn the_seq_of_a_nearby_is_read_from_its_head() {
+        let nearby = ServerMessage::Nearby {
+            seq: Some(4_294_967_296),
+            creatures: vec![],
+            pois: vec![],
+        }
+        .encode();
+        assert_eq!(nearby_seq(&nearby), Some(4_294_967_296));
+        // Anything else gets the full reading.
+        let pong = ServerMessage::Pong { seq: Some(3) }.encode();
+        let unnumbered = ServerMessage::Nearby {
+            seq: None,
+            creatures: vec![],
+            pois: vec![],
+        }
+        .encode();
+        for other in [
+            pong.as_str(),
+            &unnumbered,
+            r#"{"type":"nearby","seq":x,"#,
+            "{}",
+        ] {
+            assert_eq!(nearby_seq(other), None, "{other}");
+        }
+    }
 
     /// The lean reader must follow the frames the protocol crate writes.
     #[test]
