@@ -45,6 +45,12 @@ impl Player<'_> {
 
     pub(super) fn on_play_text(&mut self, text: &str, now: Instant) {
         if self.echo {
+            // Timing needs only the seq; the echo's reply is the update as
+            // sent, so it gets the same lean reading as a `nearby`.
+            if let Some(seq) = head_seq(text, "location") {
+                self.finish(Some(seq), Kind::Location, now);
+                return;
+            }
             match ClientMessage::decode(text) {
                 Ok(ClientMessage::Location(l)) => {
                     self.finish(l.seq, Kind::Location, now);
@@ -53,7 +59,7 @@ impl Player<'_> {
             }
             return;
         }
-        if let Some(seq) = nearby_seq(text)
+        if let Some(seq) = head_seq(text, "nearby")
             && self
                 .looked_at
                 .is_some_and(|t| now.duration_since(t) < LOOK_EVERY)
@@ -181,11 +187,14 @@ struct Reply<'a> {
     code: Option<ErrorCode>,
 }
 
-/// The `seq` of a `nearby` frame as the server writes it (`type`, then
-/// `seq`, first), read without decoding the rest; `None` for any other
-/// frame, which then gets the full reading.
-fn nearby_seq(text: &str) -> Option<u64> {
-    let rest = text.strip_prefix(r#"{"type":"nearby","seq":"#)?;
+/// The `seq` of a frame of type `ty` written the protocol crate's way
+/// (`type`, then `seq`, first), read without decoding the rest; `None`
+/// for any other frame, which then gets the full reading.
+fn head_seq(text: &str, ty: &str) -> Option<u64> {
+    let rest = text
+        .strip_prefix(r#"{"type":""#)?
+        .strip_prefix(ty)?
+        .strip_prefix(r#"","seq":"#)?;
     let end = rest.find(',')?;
     rest[..end].parse().ok()
 }
@@ -268,7 +277,18 @@ mod tests {
             pois: vec![],
         }
         .encode();
-        assert_eq!(nearby_seq(&nearby), Some(4_294_967_296));
+        assert_eq!(head_seq(&nearby, "nearby"), Some(4_294_967_296));
+        assert_eq!(head_seq(&nearby, "location"), None);
+        let update = ClientMessage::Location(protocol::play::LocationUpdate {
+            seq: Some(12),
+            lat: 1.0,
+            lon: 2.0,
+            heading: None,
+            speed: None,
+            accuracy: None,
+        })
+        .encode();
+        assert_eq!(head_seq(&update, "location"), Some(12));
         // Anything else gets the full reading.
         let pong = ServerMessage::Pong { seq: Some(3) }.encode();
         let unnumbered = ServerMessage::Nearby {
@@ -283,7 +303,7 @@ mod tests {
             r#"{"type":"nearby","seq":x,"#,
             "{}",
         ] {
-            assert_eq!(nearby_seq(other), None, "{other}");
+            assert_eq!(head_seq(other, "nearby"), None, "{other}");
         }
     }
 
