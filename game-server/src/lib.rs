@@ -40,6 +40,7 @@ mod sync;
 pub mod telemetry;
 mod tick;
 mod upgrade;
+mod wire;
 
 pub use config::ServerConfig;
 pub use http::{ApiError, json_response};

@@ -2,7 +2,8 @@
 //!
 //! It is done here rather than through axum's `WebSocketUpgrade` so that a
 //! connection's task is exactly [`crate::conn::serve`] over
-//! tokio-tungstenite's stream: one copy of the socket per player, with no
+//! tokio-tungstenite's stream (wrapped in [`PlaySocket`], which writes text
+//! frames without copying them): one copy of the socket per player, with no
 //! wrapper future around it and no message conversion on the way. Every
 //! connected player holds that task for the life of its socket, so its size
 //! is memory per player (docs/benchmarks.md).
@@ -23,6 +24,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::http::ApiError;
 use crate::state::GameState;
+use crate::wire::PlaySocket;
 
 /// The transport's own frame limit. Frames between the protocol limit and
 /// this are read and answered with close 1009; beyond it the transport
@@ -34,13 +36,14 @@ const TRANSPORT_MAX_MESSAGE: usize = 64 * 1024;
 /// several. tungstenite's default is 128 KiB per socket.
 const READ_BUFFER: usize = 1024;
 
-/// Queued output beyond which the transport writes to the socket without
-/// waiting for a flush. It is a threshold, not an allocation: a player at
-/// one update a second never has more than one reply queued, while a busy
-/// socket's batch of replies goes out in fewer writes.
+/// Queued output beyond which a send writes to the socket without waiting
+/// for a flush (for our text frames and tungstenite's own). It is a
+/// threshold, not an allocation: a player at one update a second never has
+/// more than one reply queued, while a busy socket's batch of replies goes
+/// out in fewer writes.
 const WRITE_THRESHOLD: usize = 16 * 1024;
 
-/// The most a socket's unsent output may grow to before writes fail, so a
+/// The most a socket's unsent output may grow to before sends fail, so a
 /// client that does not read cannot grow it.
 const MAX_WRITE_BUFFER: usize = 256 * 1024;
 
@@ -168,8 +171,8 @@ async fn run<H: Send>(state: Arc<GameState>, on_upgrade: OnUpgrade, held: H) {
             return;
         }
     };
-    let socket =
-        WebSocketStream::from_raw_socket(TokioIo::new(io), Role::Server, Some(config())).await;
+    let ws = WebSocketStream::from_raw_socket(TokioIo::new(io), Role::Server, Some(config())).await;
+    let socket = PlaySocket::new(ws, WRITE_THRESHOLD, MAX_WRITE_BUFFER);
     crate::conn::serve(state, socket, held).await;
 }
 
@@ -243,7 +246,7 @@ mod tests {
         std::mem::size_of::<Fut>()
     }
 
-    type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+    type Ws = PlaySocket<TokioIo<hyper::upgrade::Upgraded>>;
 
     #[test]
     fn the_connection_task_holds_one_copy_of_the_socket() {
