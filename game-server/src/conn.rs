@@ -299,7 +299,10 @@ async fn play<S: Socket>(
                 let mut next = incoming;
                 let mut batch = 0;
                 loop {
-                    last_frame = Instant::now();
+                    // One clock read per frame serves the idle timer, the
+                    // rate limit, the movement check and the reply's timing.
+                    let now = Instant::now();
+                    last_frame = now;
                     let msg = match next {
                         None => return End::Gone,
                         Some(Err(e)) => return read_error(&e),
@@ -307,7 +310,9 @@ async fn play<S: Socket>(
                     };
                     match classify(state, msg) {
                         Frame::Text(t) => {
-                            if let Err(end) = on_text(state, conn, socket, &mut limiter, &t).await {
+                            if let Err(end) =
+                                on_text(state, conn, socket, &mut limiter, &t, now).await
+                            {
                                 return end;
                             }
                         }
@@ -334,16 +339,17 @@ async fn play<S: Socket>(
 /// Most frames answered before the replies are flushed.
 const MAX_BATCH: usize = 64;
 
-/// Handles one text frame of the play phase: rate limit, dispatch, and a
-/// reply queued for the caller to flush.
+/// Handles one text frame of the play phase, received at `now`: rate
+/// limit, dispatch, and a reply queued for the caller to flush.
 async fn on_text<S: Socket>(
     state: &Arc<GameState>,
     conn: &mut Conn,
     socket: &mut S,
     limiter: &mut RateLimiter,
     text: &str,
+    now: Instant,
 ) -> Result<(), End> {
-    match limiter.check(Instant::now()) {
+    match limiter.check(now) {
         RateDecision::Allow => {}
         RateDecision::Refuse => {
             metrics::counter!("geogame_errors_total", "code" => "rate_limited").increment(1);
@@ -353,13 +359,12 @@ async fn on_text<S: Socket>(
         }
         RateDecision::Disconnect => return Err(End::Close(close::POLICY, "flood")),
     }
-    let started = Instant::now();
-    let (kind, reply) = crate::play::handle(state, conn, text).await;
+    let (kind, reply) = crate::play::handle(state, conn, text, now).await;
     match reply {
         Reply::Message(m) => queue(state, socket, &m).await?,
         Reply::Text(frame) => bounded(state, socket.feed(Message::Text(frame.into()))).await?,
     }
-    crate::telemetry::record_reply(kind, started.elapsed().as_secs_f64());
+    crate::telemetry::record_reply(kind, now.elapsed().as_secs_f64());
     Ok(())
 }
 

@@ -29,12 +29,13 @@ pub(crate) enum Reply {
     Text(String),
 }
 
-/// Handles one decoded-or-not text frame. Returns the message type (for
-/// metrics) and the reply.
+/// Handles one decoded-or-not text frame, received at `now`. Returns the
+/// message type (for metrics) and the reply.
 pub(crate) async fn handle(
     state: &Arc<GameState>,
     conn: &mut Conn,
     text: &str,
+    now: Instant,
 ) -> (&'static str, Reply) {
     let msg = match ClientMessage::decode(text) {
         Ok(m) => m,
@@ -57,7 +58,7 @@ pub(crate) async fn handle(
         ClientMessage::Hello { .. } => {
             ServerMessage::error(None, ErrorCode::InvalidMessage, "already authenticated")
         }
-        ClientMessage::Location(l) => return ("location", location(state, conn, l)),
+        ClientMessage::Location(l) => return ("location", location(state, conn, l, now)),
         ClientMessage::Catch { seq, creature_id } => {
             Box::pin(catch(state, conn, seq, creature_id)).await
         }
@@ -76,8 +77,7 @@ pub(crate) async fn handle(
     (kind, Reply::Message(reply))
 }
 
-fn location(state: &GameState, conn: &mut Conn, l: LocationUpdate) -> Reply {
-    let now = Instant::now();
+fn location(state: &GameState, conn: &mut Conn, l: LocationUpdate, now: Instant) -> Reply {
     if conn.movement.observe(l.lat, l.lon, l.accuracy, now) == Verdict::TooFast {
         let mut ev = state.event(EventKind::ProtocolError, Some(&conn.player_id));
         ev.outcome = Some(ErrorCode::TooFast.as_str().into());
@@ -103,16 +103,16 @@ fn location(state: &GameState, conn: &mut Conn, l: LocationUpdate) -> Reply {
         let creatures: Vec<CreatureRef> = world
             .nearby_creatures(l.lat, l.lon, cfg.view_radius_m)
             .into_iter()
-            .filter(|(c, _)| !conn.fled_from.contains(&c.id))
-            .map(|(c, d)| CreatureRef {
-                id: &c.id,
-                species: &c.species,
-                rarity: protocol::play::Rarity::from(c.rarity),
-                lat: c.lat,
-                lon: c.lon,
-                distance_m: round1(d),
-                bearing_deg: round1(spawner::bearing_deg(l.lat, l.lon, c.lat, c.lon)),
-                expires_at: c.expires_at_ms / 1000,
+            .filter(|s| !conn.fled_from.contains(&s.creature.id))
+            .map(|s| CreatureRef {
+                id: &s.creature.id,
+                species: &s.creature.species,
+                rarity: protocol::play::Rarity::from(s.creature.rarity),
+                lat: s.creature.lat,
+                lon: s.creature.lon,
+                distance_m: round1(s.distance_m),
+                bearing_deg: round1(s.bearing_deg),
+                expires_at: s.creature.expires_at_ms / 1000,
             })
             .collect();
         let pois: Vec<PoiRef> = world

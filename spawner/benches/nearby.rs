@@ -136,7 +136,7 @@ fn bench(c: &mut Criterion) {
         let a: Vec<&str> = world
             .nearby_creatures(lat, lon, RADIUS_M)
             .iter()
-            .map(|(c, _)| c.id.as_str())
+            .map(|s| s.creature.id.as_str())
             .collect();
         let b: Vec<&str> = brute(&all, &pos, lat, lon, RADIUS_M)
             .iter()

@@ -10,7 +10,7 @@ use rstar::{AABB, ParentNode, RStarInsertionStrategy, RTree, RTreeNode, RTreePar
 
 use crate::config::Rarity;
 use crate::density::{Density, UNKNOWN_CELL};
-use crate::geodesy::{chord2, chord2_for_radius, chord2_to_m, search_boxes, unit_vector};
+use crate::geodesy::{Frame, chord2, chord2_for_radius, chord2_to_m, search_boxes, unit_vector};
 use crate::id_index::IdIndex;
 
 /// A creature placed in the world.
@@ -32,6 +32,18 @@ pub struct Creature {
     pub spawned_at_ms: i64,
     /// Despawn time in unix ms.
     pub expires_at_ms: i64,
+}
+
+/// A creature found by a nearby query, with its distance and bearing from the query point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sighting<'a> {
+    /// The creature.
+    pub creature: &'a Creature,
+    /// Great-circle distance from the query point, in metres.
+    pub distance_m: f64,
+    /// Initial bearing from the query point, in degrees clockwise from north, in [0, 360)
+    /// (as [`crate::bearing_deg`] gives it).
+    pub bearing_deg: f64,
 }
 
 /// What a tree entry carries besides its (lon, lat): the slab index and the unit vector, so
@@ -406,32 +418,40 @@ impl CreatureStore {
 
     /// Creatures within `radius_m` of the point, nearest first (ties by id). The tree gives the
     /// candidates in the radius's bounding box(es); the chord between unit vectors stored in the
-    /// tree rejects the corners without trigonometry, and the great-circle distance is computed
-    /// only for the creatures kept.
-    pub(crate) fn nearby(&self, lat: f64, lon: f64, radius_m: f64) -> Vec<(&Creature, f64)> {
+    /// tree rejects the corners without trigonometry, and the great-circle distance and the
+    /// bearing are computed only for the creatures kept, from the same unit vectors.
+    pub(crate) fn nearby(&self, lat: f64, lon: f64, radius_m: f64) -> Vec<Sighting<'_>> {
         let mut out = Vec::new();
         if !(radius_m >= 0.0 && lat.is_finite() && lon.is_finite()) {
             return out;
         }
-        let q = unit_vector(lat, lon);
+        let here = Frame::at(lat, lon);
         let max_c2 = chord2_for_radius(radius_m);
         let (a, b) = search_boxes(lat, lon, radius_m);
         out.reserve(32);
         let mut keep = |h: &Handle| {
-            let c2 = chord2(&q, &h.xyz);
+            let c2 = chord2(&here.up, &h.xyz);
             if c2 <= max_c2 {
                 let d = chord2_to_m(c2);
                 if d <= radius_m
                     && let Some(s) = self.slots.get(h.idx as usize)
                 {
-                    out.push((&s.creature, d));
+                    out.push(Sighting {
+                        creature: &s.creature,
+                        distance_m: d,
+                        bearing_deg: here.bearing_deg(&h.xyz),
+                    });
                 }
             }
         };
         for bx in std::iter::once(a).chain(b) {
             visit_box(self.tree.root(), [bx[0], bx[1]], [bx[2], bx[3]], &mut keep);
         }
-        out.sort_unstable_by(|x, y| x.1.total_cmp(&y.1).then_with(|| x.0.id.cmp(&y.0.id)));
+        out.sort_unstable_by(|x, y| {
+            x.distance_m
+                .total_cmp(&y.distance_m)
+                .then_with(|| x.creature.id.cmp(&y.creature.id))
+        });
         out
     }
 }

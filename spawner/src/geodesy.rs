@@ -32,9 +32,47 @@ pub fn bearing_deg(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     let dl = (lon2 - lon1).to_radians();
     let y = dl.sin() * p2.cos();
     let x = p1.cos() * p2.sin() - p1.sin() * p2.cos() * dl.cos();
-    let deg = y.atan2(x).to_degrees().rem_euclid(360.0);
+    compass_deg(y, x)
+}
+
+/// The angle of (`east`, `north`) in degrees clockwise from north, in [0, 360).
+fn compass_deg(east: f64, north: f64) -> f64 {
+    let deg = east.atan2(north).to_degrees().rem_euclid(360.0);
     // `rem_euclid` of a tiny negative number rounds to exactly 360.0, which is outside the range.
     if deg >= 360.0 { 0.0 } else { deg }
+}
+
+/// A point with its local frame: its unit vector and the unit vectors pointing east and north
+/// from it. A nearby query builds one, so that each result's distance and bearing come from the
+/// result's stored unit vector with a few products and one `atan2`, and no further trigonometry.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Frame {
+    pub(crate) up: [f64; 3],
+    east: [f64; 3],
+    north: [f64; 3],
+}
+
+impl Frame {
+    pub(crate) fn at(lat: f64, lon: f64) -> Frame {
+        let (sp, cp) = lat.to_radians().sin_cos();
+        let (sl, cl) = lon.to_radians().sin_cos();
+        Frame {
+            up: [cp * cl, cp * sl, sp],
+            east: [-sl, cl, 0.0],
+            north: [-sp * cl, -sp * sl, cp],
+        }
+    }
+
+    /// The initial great-circle bearing to the point with unit vector `p`, as [`bearing_deg`]
+    /// gives it: the direction of `p` projected on the tangent plane (the same two terms,
+    /// expanded with the angle-difference identities).
+    pub(crate) fn bearing_deg(&self, p: &[f64; 3]) -> f64 {
+        compass_deg(dot(p, &self.east), dot(p, &self.north))
+    }
+}
+
+fn dot(a: &[f64; 3], b: &[f64; 3]) -> f64 {
+    a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 }
 
 /// Wraps a longitude into [-180, 180).

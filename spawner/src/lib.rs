@@ -32,7 +32,7 @@ mod world;
 mod zone;
 
 pub use config::{ConfigError, Rarity, SpawnConfig, SpeciesConfig};
-pub use creatures::Creature;
+pub use creatures::{Creature, Sighting};
 pub use geodesy::{EARTH_RADIUS_M, bearing_deg, haversine_m};
 pub use poi::{Poi, PoiError, PoiSpec, parse_pois, poi_id_for, pois_to_feature_collection};
 pub use world::{TickReport, World};

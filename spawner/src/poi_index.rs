@@ -7,7 +7,7 @@ use rstar::primitives::GeomWithData;
 use rstar::{AABB, RTree};
 
 use crate::creatures::valid_position;
-use crate::geodesy::{haversine_m, search_boxes};
+use crate::geodesy::{chord2, chord2_for_radius, chord2_to_m, search_boxes, unit_vector};
 use crate::poi::Poi;
 use crate::zone::index::ZoneIndex;
 
@@ -16,6 +16,8 @@ pub(crate) struct PoiSet {
     /// Records in insertion order.
     pois: Vec<Poi>,
     active: Vec<bool>,
+    /// Unit vectors of the records, for distances without trigonometry.
+    xyz: Vec<[f64; 3]>,
     by_id: HashMap<String, usize>,
     /// Indices sorted by POI id: placement walks POIs in this order, so that it does not depend
     /// on the order in which POIs were loaded.
@@ -76,6 +78,11 @@ impl PoiSet {
         let mut order: Vec<usize> = (0..self.pois.len()).collect();
         order.sort_by(|&a, &b| self.pois[a].id.cmp(&self.pois[b].id));
         self.by_id_order = order;
+        self.xyz = self
+            .pois
+            .iter()
+            .map(|p| unit_vector(p.lat, p.lon))
+            .collect();
         let entries = self
             .pois
             .iter()
@@ -125,6 +132,8 @@ impl PoiSet {
         if !(radius_m >= 0.0 && lat.is_finite() && lon.is_finite()) {
             return out;
         }
+        let q = unit_vector(lat, lon);
+        let max_c2 = chord2_for_radius(radius_m);
         let (a, b) = search_boxes(lat, lon, radius_m);
         for bx in std::iter::once(a).chain(b) {
             let env = AABB::from_corners([bx[0], bx[1]], [bx[2], bx[3]]);
@@ -133,10 +142,13 @@ impl PoiSet {
                 if !self.active[i] {
                     continue;
                 }
-                let p = &self.pois[i];
-                let d = haversine_m(lat, lon, p.lat, p.lon);
+                let c2 = chord2(&q, &self.xyz[i]);
+                if c2 > max_c2 {
+                    continue;
+                }
+                let d = chord2_to_m(c2);
                 if d <= radius_m {
-                    out.push((p, d));
+                    out.push((&self.pois[i], d));
                 }
             }
         }

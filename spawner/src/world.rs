@@ -1,7 +1,7 @@
 //! [`World`]: POIs, zones and creatures behind one synchronous API that a server wraps in a lock.
 
 use crate::config::{SpawnConfig, SpeciesTable};
-use crate::creatures::{Creature, CreatureStore, valid_position};
+use crate::creatures::{Creature, CreatureStore, Sighting, valid_position};
 use crate::poi::Poi;
 use crate::poi_index::PoiSet;
 use crate::zone::Zone;
@@ -205,8 +205,8 @@ impl World {
         removed
     }
 
-    /// Creatures within `radius_m` metres, nearest first, with their distances.
-    pub fn nearby_creatures(&self, lat: f64, lon: f64, radius_m: f64) -> Vec<(&Creature, f64)> {
+    /// Creatures within `radius_m` metres, nearest first, with their distances and bearings.
+    pub fn nearby_creatures(&self, lat: f64, lon: f64, radius_m: f64) -> Vec<Sighting<'_>> {
         self.creatures.nearby(lat, lon, radius_m)
     }
 

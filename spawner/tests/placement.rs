@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::{busy_config, poi};
-use spawner::{Creature, SpawnConfig, World, haversine_m};
+use spawner::{Creature, SpawnConfig, World, bearing_deg, haversine_m};
 
 const T0: i64 = 1_800_000_000_000;
 
@@ -317,7 +317,7 @@ fn take_creature_has_exactly_one_winner() {
     assert!(
         w.nearby_creatures(c.lat, c.lon, 1.0)
             .iter()
-            .all(|(x, _)| x.id != c.id)
+            .all(|s| s.creature.id != c.id)
     );
     // Its expiry entry is stale now and must not remove anything else.
     let r = w.tick(c.expires_at_ms);
@@ -332,10 +332,14 @@ fn nearby_is_sorted_and_limited_to_the_radius() {
     let (lat, lon) = (47.6205, -122.0300);
     let near = w.nearby_creatures(lat, lon, 200.0);
     assert!(!near.is_empty());
-    assert!(near.windows(2).all(|p| p[0].1 <= p[1].1));
-    for (c, d) in &near {
-        assert!(*d <= 200.0);
-        assert!((*d - haversine_m(lat, lon, c.lat, c.lon)).abs() < 1e-6);
+    assert!(near.windows(2).all(|p| p[0].distance_m <= p[1].distance_m));
+    for s in &near {
+        let c = s.creature;
+        assert!(s.distance_m <= 200.0);
+        assert!((s.distance_m - haversine_m(lat, lon, c.lat, c.lon)).abs() < 1e-6);
+        // The same formula from stored unit vectors: equal far below the 0.1 degree sent.
+        let want = bearing_deg(lat, lon, c.lat, c.lon);
+        assert!((s.bearing_deg - want).abs() < 1e-6, "{} against {want}", s.bearing_deg);
     }
     let pois = w.nearby_pois(lat, lon, 500.0);
     assert_eq!(
@@ -398,9 +402,9 @@ fn antimeridian_and_pole_placement_stay_valid() {
     }
     // A query from the west side finds the creatures on the east side.
     let near = w.nearby_creatures(0.0, -179.9999, 200.0);
-    assert!(near.iter().any(|(c, _)| c.lon > 0.0));
+    assert!(near.iter().any(|s| s.creature.lon > 0.0));
     assert_eq!(
-        near.iter().filter(|(c, _)| c.poi_id == "east").count(),
+        near.iter().filter(|s| s.creature.poi_id == "east").count(),
         spawned.iter().filter(|c| c.poi_id == "east").count()
     );
     // A query at the pole finds every creature of the pole POI, whatever its longitude.

@@ -6,7 +6,7 @@ mod common;
 use common::{LocalPoly, busy_config, poi, star_ring, wrap180};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
-use spawner::{Creature, Rarity, World, haversine_m};
+use spawner::{Creature, Rarity, World, bearing_deg, haversine_m};
 
 const T0: i64 = 1_800_000_000_000;
 
@@ -185,9 +185,19 @@ proptest! {
                 .filter(|&(_, d)| d <= r)
                 .collect();
             brute.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(b.0)));
-            let got: Vec<(&str, f64)> =
-                w.nearby_creatures(qlat, qlon, r).into_iter().map(|(c, d)| (c.id.as_str(), d)).collect();
+            let near = w.nearby_creatures(qlat, qlon, r);
+            let got: Vec<(&str, f64)> = near.iter().map(|s| (s.creature.id.as_str(), s.distance_m)).collect();
             assert_same(&got, &brute)?;
+            // Bearings from the stored unit vectors agree with the textbook formula (a point
+            // under a centimetre away has no meaningful direction).
+            for s in near.iter().filter(|s| s.distance_m > 0.01) {
+                let want = bearing_deg(qlat, qlon, s.creature.lat, s.creature.lon);
+                let diff = (s.bearing_deg - want).abs();
+                prop_assert!(
+                    diff.min(360.0 - diff) < 1e-4 && (0.0..360.0).contains(&s.bearing_deg),
+                    "bearing to {} at {} m: {} against {}", s.creature.id, s.distance_m, s.bearing_deg, want
+                );
+            }
             let got_pois: Vec<(&str, f64)> =
                 w.nearby_pois(qlat, qlon, r).into_iter().map(|(p, d)| (p.id.as_str(), d)).collect();
             assert_same(&got_pois, &brute)?;

@@ -124,7 +124,7 @@ pub fn clear_creatures(server: &GameServer) {
         let ids: Vec<String> = w
             .nearby_creatures(HOME.0, HOME.1, 100_000.0)
             .iter()
-            .map(|(c, _)| c.id.clone())
+            .map(|s| s.creature.id.clone())
             .collect();
         for id in ids {
             w.take_creature(&id);
