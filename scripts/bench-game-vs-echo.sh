@@ -4,6 +4,12 @@
 #
 #   scripts/bench-game-vs-echo.sh sat   OUT_DIR   # 100 connections at saturation
 #   scripts/bench-game-vs-echo.sh 10k   OUT_DIR   # 10,000 players x 1 update/s
+#   scripts/bench-game-vs-echo.sh cpu   OUT_DIR   # each server's CPU per reply
+#
+# `cpu` offers both targets the same rate below saturation (100 connections
+# x RATE, default 1000/s each) and reads each server's user and system CPU
+# time from /proc: the cost of one reply to the server alone, which `sat`
+# cannot separate from the generator's share of the same two cores.
 #
 # RATE (default 10000) is each of the 100 saturation players' offered rate:
 # 1,000,000 messages/s in all, beyond what either target answers on the
@@ -17,8 +23,8 @@
 # Build first: cargo build --release -p geogame -p load-test
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mode=${1:?usage: $0 sat|10k OUT_DIR}
-out=${2:?usage: $0 sat|10k OUT_DIR}
+mode=${1:?usage: $0 sat|10k|cpu OUT_DIR}
+out=${2:?usage: $0 sat|10k|cpu OUT_DIR}
 mkdir -p "$out"
 bin=${BIN:-target/release}
 lt=$bin/load-test
@@ -32,7 +38,23 @@ trap 'kill $echo_pid $game_pid 2>/dev/null || true; rm -rf "$data"' EXIT
 sleep 3
 rss_kib() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
 
+# A process's user and system CPU time so far, in clock ticks.
+cpu_ticks() { awk '{print $14, $15}' "/proc/$1/stat"; }
+
 case "$mode" in
+cpu)
+    rate=${RATE:-1000}
+    cpu_ticks $echo_pid >"$out/echo.cpu"
+    "$lt" --target echo --url ws://127.0.0.1:9302 --players 100 --rate "$rate" --duration 10 \
+        --out "$out/echo.json" >"$out/echo.txt" 2>&1
+    cpu_ticks $echo_pid >>"$out/echo.cpu"
+    cpu_ticks $game_pid >"$out/game.cpu"
+    "$lt" --url http://127.0.0.1:8090 --world geogame/demo/world.geojson --players 100 --rate "$rate" \
+        --duration 10 --catch-share 0 --spin-share 0 --lobby-share 0 \
+        --out "$out/game.json" >"$out/game.txt" 2>&1
+    cpu_ticks $game_pid >>"$out/game.cpu"
+    getconf CLK_TCK >"$out/clk_tck"
+    ;;
 sat)
     rate=${RATE:-10000}
     "$lt" --target echo --url ws://127.0.0.1:9302 --players 100 --rate "$rate" --duration 10 \
@@ -60,7 +82,7 @@ sat)
     wait $sampler
     ;;
 *)
-    echo "unknown mode $mode (sat or 10k)" >&2
+    echo "unknown mode $mode (sat, 10k or cpu)" >&2
     exit 2
     ;;
 esac
@@ -75,6 +97,16 @@ for t, rep in r.items():
           f"location p50 {loc['p50']:.2f} p99 {loc['p99']:.2f} max {loc['max']:.1f} ms, "
           f"after ramp p99 {steady['p99']:.2f} ms")
 print("throughput game/echo %.2f" % (r["game"]["throughput"]["received_per_s"] / r["echo"]["throughput"]["received_per_s"]))
+if (out / "clk_tck").exists():
+    hz = int((out / "clk_tck").read_text())
+    per = {}
+    for t in r:
+        (u0, s0), (u1, s1) = [map(int, l.split()) for l in (out / f"{t}.cpu").read_text().split("\n")[:2]]
+        n = r[t]["latency_ms"]["location"]["count"]
+        per[t] = ((u1 - u0) / hz / n * 1e6, (s1 - s0) / hz / n * 1e6)
+        print(f"{t} server cpu per reply: user {per[t][0]:.2f} us, system {per[t][1]:.2f} us")
+    print("server cpu per reply game/echo: user %.2f, total %.2f (capacity ratio %.2f)" % (
+        per["game"][0] / per["echo"][0], sum(per["game"]) / sum(per["echo"]), sum(per["echo"]) / sum(per["game"])))
 e, g = r["echo"]["location_after_ramp_ms"]["p99"], r["game"]["location_after_ramp_ms"]["p99"]
 if e > 0:
     print("after-ramp p99 game/echo %.2f" % (g / e))
