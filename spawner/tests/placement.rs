@@ -339,7 +339,11 @@ fn nearby_is_sorted_and_limited_to_the_radius() {
         assert!((s.distance_m - haversine_m(lat, lon, c.lat, c.lon)).abs() < 1e-6);
         // The same formula from stored unit vectors: equal far below the 0.1 degree sent.
         let want = bearing_deg(lat, lon, c.lat, c.lon);
-        assert!((s.bearing_deg - want).abs() < 1e-6, "{} against {want}", s.bearing_deg);
+        assert!(
+            (s.bearing_deg - want).abs() < 1e-6,
+            "{} against {want}",
+            s.bearing_deg
+        );
     }
     let pois = w.nearby_pois(lat, lon, 500.0);
     assert_eq!(
