@@ -10,7 +10,7 @@ use rstar::{AABB, ParentNode, RStarInsertionStrategy, RTree, RTreeNode, RTreePar
 
 use crate::config::Rarity;
 use crate::density::{Density, UNKNOWN_CELL};
-use crate::geodesy::{Frame, chord2, chord2_for_radius, chord2_to_m, search_boxes, unit_vector};
+use crate::geodesy::{Frame, chord2_for_radius, distance_within, search_boxes, unit_vector};
 use crate::id_index::IdIndex;
 
 /// A creature placed in the world.
@@ -430,18 +430,14 @@ impl CreatureStore {
         let (a, b) = search_boxes(lat, lon, radius_m);
         out.reserve(32);
         let mut keep = |h: &Handle| {
-            let c2 = chord2(&here.up, &h.xyz);
-            if c2 <= max_c2 {
-                let d = chord2_to_m(c2);
-                if d <= radius_m
-                    && let Some(s) = self.slots.get(h.idx as usize)
-                {
-                    out.push(Sighting {
-                        creature: &s.creature,
-                        distance_m: d,
-                        bearing_deg: here.bearing_deg(&h.xyz),
-                    });
-                }
+            if let Some(d) = distance_within(&here.up, &h.xyz, max_c2, radius_m)
+                && let Some(s) = self.slots.get(h.idx as usize)
+            {
+                out.push(Sighting {
+                    creature: &s.creature,
+                    distance_m: d,
+                    bearing_deg: here.bearing_deg(&h.xyz),
+                });
             }
         };
         for bx in std::iter::once(a).chain(b) {

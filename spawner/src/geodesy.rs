@@ -169,6 +169,22 @@ pub(crate) fn chord2(a: &[f64; 3], b: &[f64; 3]) -> f64 {
     dx * dx + dy * dy + dz * dz
 }
 
+/// The great-circle distance in metres between two unit vectors when it is within `radius_m`,
+/// where `max_c2` is [`chord2_for_radius`] of it: the chord rejects the farther points without
+/// trigonometry, and only the points kept get their distance.
+pub(crate) fn distance_within(
+    a: &[f64; 3],
+    b: &[f64; 3],
+    max_c2: f64,
+    radius_m: f64,
+) -> Option<f64> {
+    let c2 = chord2(a, b);
+    if c2 > max_c2 {
+        return None;
+    }
+    Some(chord2_to_m(c2)).filter(|&d| d <= radius_m)
+}
+
 /// The great-circle distance in metres for a squared chord between unit vectors. It agrees with
 /// [`haversine_m`] to about a nanometre at game distances.
 pub(crate) fn chord2_to_m(c2: f64) -> f64 {

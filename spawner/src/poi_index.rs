@@ -7,7 +7,7 @@ use rstar::primitives::GeomWithData;
 use rstar::{AABB, RTree};
 
 use crate::creatures::valid_position;
-use crate::geodesy::{chord2, chord2_for_radius, chord2_to_m, search_boxes, unit_vector};
+use crate::geodesy::{chord2_for_radius, distance_within, search_boxes, unit_vector};
 use crate::poi::Poi;
 use crate::zone::index::ZoneIndex;
 
@@ -142,12 +142,7 @@ impl PoiSet {
                 if !self.active[i] {
                     continue;
                 }
-                let c2 = chord2(&q, &self.xyz[i]);
-                if c2 > max_c2 {
-                    continue;
-                }
-                let d = chord2_to_m(c2);
-                if d <= radius_m {
+                if let Some(d) = distance_within(&q, &self.xyz[i], max_c2, radius_m) {
                     out.push((&self.pois[i], d));
                 }
             }
