@@ -58,8 +58,25 @@ ensure_postgres() {
   wait_for 30 pg_up || die "postgres did not come up on 127.0.0.1:5432"
 }
 
+# The browser tests drive Debian's Chromium with playwright-core (npm).
+ensure_browser() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    log "node: installing nodejs and npm"
+    apt_install nodejs npm || die "Node.js 20+ and npm are needed for the SDK and browser tests; install them"
+  fi
+  local major; major=$(node -p 'process.versions.node.split(".")[0]')
+  [ "$major" -ge 20 ] || die "Node.js $major is too old: the SDK and browser tests need 20 or newer"
+  if [ ! -x /usr/bin/chromium ]; then
+    log "chromium: installing"
+    apt_install chromium || die "Chromium is needed for the browser tests: apt-get install -y chromium"
+  fi
+  log "npm ci (clients/: playwright-core)"
+  (cd clients && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in clients/ failed"
+}
+
 ensure_redis
 ensure_postgres
+ensure_browser
 export GEOGAME_TEST_REDIS_URL="${GEOGAME_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
 export GEOGAME_TEST_DATABASE_URL="${GEOGAME_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 psql "$GEOGAME_TEST_DATABASE_URL" -qAtc 'select 1' >/dev/null 2>&1 \
@@ -72,3 +89,12 @@ log "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test"
 cargo test --workspace --locked
+log "SDK and browser tests (node --test, Chromium)"
+# `cargo test` has just built the binary (its integration tests run it);
+# a plain `cargo build` would build it again with other features, minutes
+# of CI for nothing.
+bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/geogame"
+[ -x "$bin" ] || cargo build --locked -p geogame --bin geogame
+GEOGAME_BIN="$bin" \
+  node --experimental-websocket --test --test-concurrency=1 \
+  clients/js/test/*.test.mjs clients/web/test/*.test.mjs

@@ -12,12 +12,12 @@ use store::Db;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::backoff::Backoff;
 use crate::config::AnalyticsConfig;
 use crate::entries::{self, Entry};
 use crate::error::AnalyticsError;
 use crate::pipeline::{millis, record_lag};
 use crate::stream;
+use service_kit::Backoff;
 
 /// Running totals of one consumer, for tests and operators.
 #[derive(Debug, Default)]

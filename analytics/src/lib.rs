@@ -61,7 +61,7 @@
 //! consumer's trim never does (it trims below every group's pending and
 //! delivered marks only).
 
-mod backoff;
+pub mod access;
 mod calendar;
 mod config;
 mod consumer;
@@ -79,9 +79,9 @@ pub use consumer::{Consumer, ConsumerStats, run_consumer};
 pub use error::AnalyticsError;
 pub use pipeline::{LAG_METRIC, Pipeline};
 pub use reports::{
-    DailyActive, HeatCell, HourRow, LengthBucket, PoiRow, Range, SessionLengths, SpeciesRow,
-    Summary, catches_per_hour, daily_active, heatmap, pois, reports_router, session_lengths,
-    species, summary,
+    DailyActive, HeatCell, HourRow, LengthBucket, PoiHourRow, PoiRow, Range, SessionLengths,
+    SpeciesRow, Summary, catches_per_hour, daily_active, heatmap, poi_hours, pois, reports_router,
+    session_lengths, species, summary,
 };
 pub use sink::{DROPPED_METRIC, EventSink};
 pub use stream::EVENT_FIELD;

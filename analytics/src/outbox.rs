@@ -16,10 +16,10 @@ use store::Db;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::backoff::Backoff;
 use crate::config::AnalyticsConfig;
 use crate::error::AnalyticsError;
 use crate::stream;
+use service_kit::Backoff;
 
 /// Where the outbox goes.
 pub(crate) enum Relay {

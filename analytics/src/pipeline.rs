@@ -13,12 +13,12 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::backoff::Backoff;
 use crate::config::AnalyticsConfig;
 use crate::error::AnalyticsError;
 use crate::outbox::{self, Relay};
 use crate::sink::{DROPPED_METRIC, EventSink};
 use crate::stream;
+use service_kit::Backoff;
 
 /// Histogram of seconds from an event's `at_ms` to its SQL commit.
 pub const LAG_METRIC: &str = "geogame_analytics_lag_seconds";

@@ -3,12 +3,10 @@
 //! parses flags, sets up logging and waits for a signal.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use store::Db;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -53,6 +51,13 @@ pub struct Args {
     /// Most entries stored per SQL transaction
     #[arg(long, default_value_t = 2_000)]
     pub batch_max: usize,
+    /// The admin bearer token, which reads every report like an operator;
+    /// operator accounts' tokens work without it.
+    #[arg(long, env = "GEOGAME_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Flags every listener shares (`--cors-origin`).
+    #[command(flatten)]
+    pub http: service_kit::HttpFlags,
 }
 
 impl Args {
@@ -100,6 +105,10 @@ pub enum ServiceError {
     /// The consumer configuration is unusable.
     #[error(transparent)]
     Analytics(#[from] crate::AnalyticsError),
+    /// A `--cors-origin` is not an origin, or `--tls-cert`/`--tls-key`
+    /// do not load.
+    #[error("{0}")]
+    Cors(String),
     /// Serving HTTP failed.
     #[error("http server failed: {0}")]
     Serve(std::io::Error),
@@ -108,9 +117,11 @@ pub enum ServiceError {
 /// A started service: database open, Redis reachable, listener bound.
 pub struct Service {
     listener: TcpListener,
+    cors: service_kit::Cors,
+    tls: Option<service_kit::tls::TlsFiles>,
+    access: crate::access::Access,
     db: Db,
     consumer: Consumer,
-    metrics: Option<PrometheusHandle>,
 }
 
 impl std::fmt::Debug for Service {
@@ -125,15 +136,17 @@ impl Service {
     /// Checks both backends and binds the listener, failing fast with a
     /// clear message when one is missing.
     pub async fn start(args: &Args) -> Result<Service, ServiceError> {
-        let db = open_db(&args.database_url)
+        let cors = args.http.cors().map_err(ServiceError::Cors)?;
+        let tls = args.http.tls().map_err(ServiceError::Cors)?;
+        let db = Db::open(&args.database_url)
             .await
             .map_err(|source| ServiceError::Database {
-                url: redact(&args.database_url),
+                url: store::redact(&args.database_url),
                 source,
             })?;
         let client = crate::stream::client(&args.redis_url)?;
         let redis_err = |source| ServiceError::Redis {
-            url: redact(&args.redis_url),
+            url: store::redact(&args.redis_url),
             source,
         };
         let mut conn = crate::stream::blocking_connection(&client, Duration::from_secs(1))
@@ -151,16 +164,15 @@ impl Service {
                     source,
                 })?;
         let consumer = Consumer::new(&args.redis_url, db.clone(), args.config())?;
-        // Only the first recorder in a process can be installed; a second
-        // service in the same process (tests) just serves no metrics.
-        let recorder = PrometheusBuilder::new().build_recorder();
-        let handle = recorder.handle();
-        let metrics = metrics::set_global_recorder(recorder).ok().map(|()| handle);
+        // The process's one recorder, with histogram buckets.
+        let _ = service_kit::telemetry::prometheus();
         Ok(Service {
             listener,
+            cors,
+            tls,
+            access: crate::access::Access::new(db.clone(), args.admin_token.as_deref()),
             db,
             consumer,
-            metrics,
         })
     }
 
@@ -173,21 +185,20 @@ impl Service {
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServiceError> {
         let Service {
             listener,
+            cors,
+            tls,
+            access,
             db,
             consumer,
-            metrics,
         } = self;
         let consumer_task = tokio::spawn(consumer.run(shutdown.clone()));
-        let metrics_route = get(move || {
-            let m = metrics.clone();
-            async move { m.map(|h| h.render()).unwrap_or_default() }
-        });
-        let app: Router = reports_router(db.clone())
+        let app: Router = reports_router(db.clone(), access)
             .route("/healthz", get(|| async { "ok" }))
-            .route("/metrics", metrics_route);
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await;
+            .route("/metrics", get(service_kit::telemetry::metrics_handler));
+        let app = cors.apply(app);
+        let served =
+            service_kit::serve_with(listener, app, shutdown.clone(), Duration::from_secs(5), tls)
+                .await;
         // The HTTP server may also stop on its own error; stop the consumer.
         shutdown.cancel();
         match consumer_task.await {
@@ -197,70 +208,5 @@ impl Service {
         }
         db.close().await;
         served.map_err(ServiceError::Serve)
-    }
-}
-
-/// Opens PostgreSQL for `postgres://` URLs, else SQLite (`sqlite:PATH` or
-/// a bare path).
-async fn open_db(url: &str) -> Result<Db, store::StoreError> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Db::connect_postgres(url).await
-    } else {
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"));
-        Db::open_sqlite(Path::new(path.unwrap_or(url))).await
-    }
-}
-
-/// `url` without its password, for messages and logs.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let userinfo = &url[s + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{}@{}", &url[..s + 3], user, &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redact_drops_the_password_only() {
-        assert_eq!(
-            redact("postgres://u:secret@h:5432/db"),
-            "postgres://u@h:5432/db"
-        );
-        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
-        assert_eq!(redact("redis://:pw@h"), "redis://@h");
     }
 }

@@ -34,6 +34,7 @@ fn start_binary(key: &str, db_url: &str, consumer: &str) -> (Child, String) {
             "500",
         ])
         .env("RUST_LOG", "warn")
+        .env("GEOGAME_ADMIN_TOKEN", "crash-admin")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -83,7 +84,10 @@ async fn sigkilled_service_restarts_and_stores_every_event_once() {
         30_000
     );
     // The restarted service serves the reports over the same rows.
-    let summary: serde_json::Value = reqwest::get(format!("{url}/v1/reports/summary"))
+    let summary: serde_json::Value = reqwest::Client::new()
+        .get(format!("{url}/v1/reports/summary"))
+        .bearer_auth("crash-admin")
+        .send()
         .await
         .unwrap()
         .json()

@@ -87,6 +87,9 @@ fn script() -> (Vec<Event>, Vec<Event>) {
         // A spin from too far away is not foot traffic.
         at_poi(EventKind::Spin, "bob", "poi-a", Some("too_far"), t + 55),
         at_poi(EventKind::Visit, "carol", "poi-b", None, t + 56),
+        // Carol is back at the café in the next clock hour: a second visit.
+        at_poi(EventKind::Visit, "carol", "poi-a", None, t + H + 10),
+        at_poi(EventKind::Visit, "carol", "poi-a", None, t + H + 11),
         loc("alice", 48.8566, 2.3522, t + 60),
         loc("alice", 48.8566, 2.3522, t + 61),
         loc("alice", 48.8561, 2.3519, t + 62),
@@ -139,21 +142,49 @@ async fn seed(db: &Db) -> (usize, usize) {
     (day1.len(), day2.len())
 }
 
+const ADMIN: &str = "reports-admin";
+
 async fn serve(db: Db) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let access = analytics::access::Access::new(db.clone(), Some(ADMIN));
     tokio::spawn(async move {
-        axum::serve(listener, analytics::reports_router(db))
+        axum::serve(listener, analytics::reports_router(db, access))
             .await
             .unwrap();
     });
     addr
 }
 
-async fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
-    let r = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
+async fn get_as(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, Value) {
+    let mut req = reqwest::Client::new().get(format!("http://{addr}{path}"));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap())
+}
+
+async fn get(addr: SocketAddr, path: &str) -> (u16, Value) {
+    get_as(addr, path, Some(ADMIN)).await
+}
+
+/// Creates an operator account straight in the store; returns its token.
+async fn account(db: &Db, name: &str, role: &str) -> String {
+    let token = format!("tok-{name}-{}", uuid::Uuid::new_v4().simple());
+    let audit = store::AuditEntry {
+        at: DAY0_MS,
+        actor: "test".into(),
+        action: "operator.put".into(),
+        target: name.into(),
+        detail: role.into(),
+    };
+    let role = store::Role::parse(role).unwrap();
+    db.put_operator(name, &role, &store::token_hash(&token), &audit)
+        .await
+        .unwrap();
+    token
 }
 
 async fn ok(addr: SocketAddr, path: &str) -> Value {
@@ -164,7 +195,49 @@ async fn ok(addr: SocketAddr, path: &str) -> Value {
 
 async fn check_reports(db: Db) {
     let (n1, n2) = seed(&db).await;
-    let addr = serve(db).await;
+    let analyst = account(&db, "ann", "analyst").await;
+    let sponsor = account(&db, "alpha", "sponsor:Alpha Coffee").await;
+    let addr = serve(db.clone()).await;
+
+    // Reports are behind auth: no token or an unknown one is 401.
+    for token in [None, Some("not-a-token")] {
+        let (status, body) = get_as(addr, "/v1/reports/summary", token).await;
+        assert_eq!(status, 401, "{token:?}");
+        assert_eq!(body["error"]["code"], "unauthorized");
+    }
+    // An analyst reads everything, a sponsor only its own POIs' rows.
+    assert_eq!(
+        get_as(addr, "/v1/reports/species", Some(&analyst)).await.0,
+        200
+    );
+    let (status, rows) = get_as(addr, "/v1/reports/pois", Some(&sponsor)).await;
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["poi_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["poi-a"], "Alpha Coffee sponsors only the café");
+    let (_, hours) = get_as(addr, "/v1/reports/pois/hourly", Some(&sponsor)).await;
+    assert!(
+        hours
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["poi_id"] == "poi-a"),
+        "{hours}"
+    );
+    assert_eq!(hours.as_array().unwrap().len(), 2);
+    for path in [
+        "/v1/reports/summary",
+        "/v1/reports/species",
+        "/v1/reports/heatmap",
+    ] {
+        let (status, body) = get_as(addr, path, Some(&sponsor)).await;
+        assert_eq!(status, 403, "{path}");
+        assert_eq!(body["error"]["code"], "forbidden");
+    }
 
     let s = ok(addr, "/v1/reports/summary").await;
     assert_eq!(s["players"], 4, "alice, bob, carol, dave");
@@ -173,7 +246,8 @@ async fn check_reports(db: Db) {
     assert_eq!(s["catches"], 4, "3 caught on day 1, 1 on day 2");
     assert_eq!(s["catch_attempts"], 6);
     assert_eq!(s["spins"], 3);
-    assert_eq!(s["visits"], 4);
+    // One per player, POI and clock hour: 4 at poi-a, 1 at poi-b.
+    assert_eq!(s["visits"], 5);
     assert_eq!(s["matches"], 1);
     assert_eq!(s["events"], (n1 + n2) as i64);
 
@@ -198,11 +272,26 @@ async fn check_reports(db: Db) {
     assert_eq!(
         pois,
         json!([
-            // 3 visits + the ok and cooldown spins; the too_far spin is not counted.
-            {"poi_id": "poi-a", "name": "Cafe Alpha", "sponsor": "Alpha Coffee", "visits": 5, "catches": 2},
-            {"poi_id": "poi-b", "name": "Park Bench", "sponsor": null, "visits": 1, "catches": 1},
-            {"poi_id": "poi-c", "name": "Museum", "sponsor": "City", "visits": 0, "catches": 0},
+            // Alice walked up and spun twice at 10:00: one visit. Bob's
+            // too_far spin is not foot traffic, his visit is. Carol came at
+            // 10:00 and twice at 11:00: two visits.
+            {"poi_id": "poi-a", "name": "Cafe Alpha", "sponsor": "Alpha Coffee", "visits": 4, "unique_players": 3, "catches": 2},
+            {"poi_id": "poi-b", "name": "Park Bench", "sponsor": null, "visits": 1, "unique_players": 1, "catches": 1},
+            {"poi_id": "poi-c", "name": "Museum", "sponsor": "City", "visits": 0, "unique_players": 0, "catches": 0},
         ])
+    );
+    let h10 = DAY0_MS / 1000 + 10 * 3600;
+    assert_eq!(
+        ok(addr, "/v1/reports/pois/hourly").await,
+        json!([
+            {"poi_id": "poi-a", "hour": h10, "visits": 3},
+            {"poi_id": "poi-a", "hour": h10 + 3600, "visits": 1},
+            {"poi_id": "poi-b", "hour": h10, "visits": 1},
+        ])
+    );
+    assert_eq!(
+        ok(addr, "/v1/reports/pois/hourly?poi_id=poi-b").await,
+        json!([{"poi_id": "poi-b", "hour": h10, "visits": 1}])
     );
     // Day 2 has no POI activity, yet every POI is listed.
     let day2 = format!("from={}", DAY0_MS / 1000 + 86_400);
@@ -242,7 +331,6 @@ async fn check_reports(db: Db) {
     assert_eq!(buckets, vec![1, 0, 1, 0, 0, 1, 0, 0]);
 
     let cph = ok(addr, "/v1/reports/catches_per_hour").await;
-    let h10 = DAY0_MS / 1000 + 10 * 3600;
     assert_eq!(
         cph,
         json!([
@@ -252,22 +340,38 @@ async fn check_reports(db: Db) {
         ])
     );
 
-    let heat = ok(addr, "/v1/reports/heatmap").await;
+    // Privacy: no cell of the script has 5 distinct players, so the
+    // served heatmap shows none of them.
+    assert_eq!(ok(addr, "/v1/reports/heatmap").await, json!([]));
+    // The cells themselves, with the threshold lowered to 1.
+    let cells = |r, kind, limit| {
+        let db = db.clone();
+        async move {
+            serde_json::to_value(analytics::heatmap(&db, r, kind, limit, 1).await.unwrap()).unwrap()
+        }
+    };
     assert_eq!(
-        heat,
+        cells(analytics::Range::ALL, None, 1000).await,
         json!([
             {"lat": 48.86, "lon": 2.35, "events": 5, "players": 2},
             {"lat": 48.87, "lon": 2.33, "events": 2, "players": 1},
         ])
     );
-    let heat_day1 = ok(
-        addr,
-        &format!("/v1/reports/heatmap?{day1}&kind=location&limit=1"),
-    )
-    .await;
+    let day1_range =
+        analytics::Range::from_secs(Some(DAY0_MS / 1000), Some(DAY0_MS / 1000 + 86_400));
     assert_eq!(
-        heat_day1,
+        cells(day1_range, Some("location"), 1).await,
         json!([{"lat": 48.86, "lon": 2.35, "events": 4, "players": 1}])
+    );
+    assert_eq!(
+        serde_json::to_value(
+            analytics::heatmap(&db, analytics::Range::ALL, None, 1000, 2)
+                .await
+                .unwrap()
+        )
+        .unwrap(),
+        json!([{"lat": 48.86, "lon": 2.35, "events": 5, "players": 2}]),
+        "a cell below the threshold is left out"
     );
 
     // Bad input gets the contract's error body.

@@ -10,9 +10,11 @@ use spawner::{Poi, SpawnConfig, World};
 use store::Db;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::now_ms;
 use crate::config::ServerConfig;
-use crate::server::{GameServer, LoadError, load_world};
-use crate::state::{GameDeps, SessionEndHook, now_ms};
+use crate::server::GameServer;
+use crate::state::{GameDeps, SessionEndHook};
+use crate::world::{LoadError, load_world};
 
 /// How far back the world is simulated at start, so players see
 /// creatures at once instead of an empty map.
@@ -27,6 +29,8 @@ pub struct AppOptions {
     pub database_url: Option<String>,
     /// Redis for the event stream (scaled-out deployment).
     pub redis_url: Option<String>,
+    /// Key prefix of the matchmaker's registry on Redis.
+    pub redis_prefix: String,
     /// The token signing secret; generated into the data dir when absent.
     pub token_secret: Option<String>,
     /// The admin token; generated into the data dir when absent.
@@ -105,7 +109,7 @@ pub async fn build(
     };
     std::fs::create_dir_all(&opts.data_dir).map_err(io("creating the data dir"))?;
     let db = match &opts.database_url {
-        Some(url) => Db::connect_postgres(url).await?,
+        Some(url) => Db::open(url).await?,
         None => Db::open_sqlite(&opts.data_dir.join("geogame.db")).await?,
     };
     let secret = match &opts.token_secret {

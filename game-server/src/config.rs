@@ -2,6 +2,17 @@
 
 use std::time::Duration;
 
+/// Login failures for one email that make it 429 (`accounts.rs`) …
+pub(crate) const LOGIN_MAX_FAILURES: usize = 5;
+/// … within this window.
+pub(crate) const LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// Emails whose failures are remembered at once: a flood of made-up
+/// emails cannot grow memory past it.
+pub(crate) const LOGIN_TRACKED_EMAILS: usize = 100_000;
+
+/// OpenStreetMap's standard tiles; a page draws a plain map without them.
+pub const DEFAULT_TILE_URL: &str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
+
 /// Everything a game server can be tuned by. `Default` gives the
 /// contract's defaults and sane bounds.
 #[derive(Debug, Clone)]
@@ -10,8 +21,15 @@ pub struct ServerConfig {
     pub server_id: String,
     /// The WebSocket URL players reach this server at (for the lobby).
     pub public_ws_url: String,
-    /// How many players this server takes before the lobby looks elsewhere.
-    pub capacity: u32,
+    /// How many play sockets this server holds at once; one more gets 503
+    /// `unavailable` ("server is full"), so a balancer or the client tries
+    /// another server.
+    pub capacity: usize,
+    /// Raster map tiles for the web pages (`{z}/{x}/{y}` template), or none.
+    pub tile_url: Option<String>,
+    /// The lobby's WebSocket URL given to the web pages; none means
+    /// `/v1/lobby` on the page's own origin.
+    pub lobby_url: Option<String>,
     /// How many shared sessions (raids) this server hosts at once; the
     /// lobby's registry counts room in sessions.
     pub session_capacity: u32,
@@ -49,14 +67,18 @@ pub struct ServerConfig {
     pub send_queue: usize,
     /// A write that takes longer than this means the client does not read.
     pub write_timeout: Duration,
-    /// Most concurrent connections; more wait in the accept queue.
-    pub max_connections: usize,
     /// Fastest plausible movement, m/s (a fast car on a highway).
     pub max_speed_mps: f64,
     /// Distance forgiven on every fix for GPS noise, in m.
     pub jitter_allowance_m: f64,
-    /// Actions are refused for this long after impossible movement.
-    pub too_fast_cooldown: Duration,
+    /// How long actions are refused after impossible movement, by how far
+    /// the jump went.
+    pub jump_cooldowns: crate::movement::CooldownTable,
+    /// Above this speed (m/s; about the fastest cycling), catches and
+    /// spins need the player to confirm they are a passenger.
+    pub passenger_speed_mps: f64,
+    /// The strike ladder for repeated impossible movement.
+    pub strike_ladder: crate::strikes::StrikeLadder,
     /// A player's location is logged to analytics at most once per this
     /// long (zero: every update). It is a time, not a share of updates, so
     /// that a client sending faster does not multiply the analytics writes.
@@ -96,6 +118,8 @@ impl Default for ServerConfig {
             server_id: "gs-1".into(),
             public_ws_url: "ws://127.0.0.1:8080/v1/play".into(),
             capacity: 20_000,
+            tile_url: Some(DEFAULT_TILE_URL.to_owned()),
+            lobby_url: None,
             session_capacity: 500,
             view_radius_m: 200.0,
             catch_range_m: 50.0,
@@ -113,10 +137,11 @@ impl Default for ServerConfig {
             flood_strikes: 20,
             send_queue: 256,
             write_timeout: Duration::from_secs(5),
-            max_connections: 50_000,
             max_speed_mps: 70.0,
             jitter_allowance_m: 50.0,
-            too_fast_cooldown: Duration::from_secs(30),
+            jump_cooldowns: crate::movement::CooldownTable::default(),
+            passenger_speed_mps: 10.5,
+            strike_ladder: crate::strikes::StrikeLadder::default(),
             location_log_every: Duration::from_secs(10),
             tick: Duration::from_secs(1),
             drain_timeout: Duration::from_secs(8),

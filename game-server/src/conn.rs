@@ -8,32 +8,21 @@
 //! registration. The only shared things it touches are the world (briefly
 //! locked), the push hub and the sessions.
 
-use std::collections::{HashMap, HashSet};
 use std::pin::pin;
 use std::sync::Arc;
 
-use compact_str::CompactString;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
-use protocol::event::EventKind;
 use protocol::play::{ClientMessage, ServerMessage};
-use protocol::{ErrorCode, PROTOCOL_VERSION};
+use protocol::{ErrorCode, PROTOCOL_VERSION, close};
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
-use crate::hub::{ConnId, Outbox};
-use crate::movement::MovementGuard;
+use crate::hub::Outbox;
 use crate::play::Reply;
-use crate::ratelimit::{RateDecision, RateLimiter};
+use crate::player::Player;
 use crate::state::GameState;
-
-/// Close codes used by the play socket.
-pub(crate) mod close {
-    pub(crate) const GOING_AWAY: u16 = 1001;
-    pub(crate) const UNSUPPORTED: u16 = 1003;
-    pub(crate) const POLICY: u16 = 1008;
-    pub(crate) const TOO_BIG: u16 = 1009;
-}
+use service_kit::{RateDecision, RateLimiter};
 
 /// A WebSocket as the play loop sees it: one object for both directions.
 pub(crate) trait Socket:
@@ -46,35 +35,6 @@ impl<T> Socket for T where
 {
 }
 
-/// Per-connection play state.
-pub(crate) struct Conn {
-    pub(crate) id: ConnId,
-    pub(crate) player_id: String,
-    pub(crate) movement: MovementGuard,
-    /// The creatures of the latest `nearby`, sorted by id (see
-    /// `play::rewatch`).
-    pub(crate) shown: Vec<CompactString>,
-    pub(crate) fled_from: HashSet<String>,
-    pub(crate) visits: HashMap<String, Instant>,
-    pub(crate) session: Option<String>,
-    /// When this player's location was last logged to analytics.
-    pub(crate) location_logged: Option<Instant>,
-}
-
-impl Conn {
-    /// Whether this player's location is to be logged to analytics now,
-    /// at most once per `every`; if so, notes that it was.
-    pub(crate) fn location_log_due(&mut self, now: Instant, every: std::time::Duration) -> bool {
-        let due = self
-            .location_logged
-            .is_none_or(|t| now.saturating_duration_since(t) >= every);
-        if due {
-            self.location_logged = Some(now);
-        }
-        due
-    }
-}
-
 /// Why the play loop ended.
 pub(crate) enum End {
     Close(u16, &'static str),
@@ -85,7 +45,7 @@ pub(crate) enum End {
 /// capacity permit) is released when it does.
 pub(crate) async fn serve<S: Socket, H: Send>(state: Arc<GameState>, mut socket: S, _held: H) {
     metrics::gauge!("geogame_connections").increment(1.0);
-    let player_id = match hello(&state, &mut socket).await {
+    let (player_id, standing) = match hello(&state, &mut socket).await {
         Ok(p) => p,
         Err(End::Close(code, reason)) => {
             close_with(&state, &mut socket, code, reason).await;
@@ -99,35 +59,25 @@ pub(crate) async fn serve<S: Socket, H: Send>(state: Arc<GameState>, mut socket:
     };
     let outbox = Outbox::new(state.cfg.send_queue);
     let id = state.hub.register(outbox.clone());
-    let mut conn = Conn {
-        id,
-        player_id,
-        movement: MovementGuard::new(
-            state.cfg.max_speed_mps,
-            state.cfg.jitter_allowance_m,
-            state.cfg.too_fast_cooldown,
-        ),
-        shown: Vec::new(),
-        fled_from: HashSet::new(),
-        visits: HashMap::new(),
-        session: None,
-        location_logged: None,
-    };
+    let guard = crate::arrival::take_over(&state, &player_id, id, &outbox, standing).await;
+    let mut conn = Player::new(id, player_id, guard);
+    crate::session::resume(&state, &mut conn);
     let started = Instant::now();
-    state.emit(state.event(EventKind::SessionStart, Some(&conn.player_id)));
+    state.emit(state.stamp().socket_opened(&conn.player_id));
     let end = play(&state, &mut conn, &mut socket, &outbox).await;
     if let End::Close(code, reason) = end {
         close_with(&state, &mut socket, code, reason).await;
     }
-    crate::session::leave(&state, &mut conn);
-    state.hub.unregister(conn.id, conn.shown.iter());
-    let mut e = state.event(EventKind::SessionEnd, Some(&conn.player_id));
-    e.value = Some(started.elapsed().as_secs_f64());
-    state.emit(e);
+    crate::arrival::depart(&state, &mut conn);
+    let lasted = started.elapsed().as_secs_f64();
+    state.emit(state.stamp().socket_closed(&conn.player_id, lasted));
     metrics::gauge!("geogame_connections").decrement(1.0);
 }
 
-async fn hello<S: Socket>(state: &GameState, socket: &mut S) -> Result<String, End> {
+async fn hello<S: Socket>(
+    state: &GameState,
+    socket: &mut S,
+) -> Result<(String, crate::strikes::Standing), End> {
     // Control frames (pings) may come first; only the first text frame
     // counts, and it must arrive before the hello deadline.
     let deadline = Instant::now() + state.cfg.hello_timeout;
@@ -183,13 +133,25 @@ async fn hello<S: Socket>(state: &GameState, socket: &mut S) -> Result<String, E
     };
     match state.key.verify_player(&token) {
         Ok(claims) => {
+            // A suspended or banned player is told why, and not let in.
+            let standing = crate::arrival::standing(state, &claims.sub).await;
+            if let Some(why) = standing.refusal() {
+                metrics::counter!("geogame_errors_total", "code" => "suspended").increment(1);
+                send(
+                    state,
+                    socket,
+                    &ServerMessage::error(None, ErrorCode::Suspended, why),
+                )
+                .await?;
+                return Err(End::Close(close::POLICY, "suspended"));
+            }
             let welcome = ServerMessage::Welcome {
                 player_id: claims.sub.clone(),
                 server_id: state.cfg.server_id.clone(),
                 protocol: PROTOCOL_VERSION,
             };
             send(state, socket, &welcome).await?;
-            Ok(claims.sub)
+            Ok((claims.sub, standing))
         }
         Err(e) => {
             metrics::counter!("geogame_errors_total", "code" => "unauthorized").increment(1);
@@ -215,7 +177,7 @@ enum Wake {
 
 async fn play<S: Socket>(
     state: &Arc<GameState>,
-    conn: &mut Conn,
+    conn: &mut Player,
     socket: &mut S,
     outbox: &Outbox,
 ) -> End {
@@ -283,6 +245,13 @@ async fn play<S: Socket>(
                 if flush(state, socket).await.is_err() {
                     return End::Gone;
                 }
+                match outbox.closing() {
+                    Some(close::REPLACED) => {
+                        return End::Close(close::REPLACED, "replaced by a newer connection");
+                    }
+                    Some(code) => return End::Close(code, "suspended"),
+                    None => {}
+                }
             }
             Wake::Ping => {
                 if write(state, socket, Message::Ping(Default::default()))
@@ -343,7 +312,7 @@ const MAX_BATCH: usize = 64;
 /// limit, dispatch, and a reply queued for the caller to flush.
 async fn on_text<S: Socket>(
     state: &Arc<GameState>,
-    conn: &mut Conn,
+    conn: &mut Player,
     socket: &mut S,
     limiter: &mut RateLimiter,
     text: &str,
@@ -395,15 +364,11 @@ fn classify(state: &GameState, m: Message) -> Frame {
     }
 }
 
-/// Maps a read error to how the socket ends. A frame beyond the transport
-/// limit surfaces here as a capacity error.
+/// Maps a read error to how the socket ends (`service_kit::wsclose`).
 fn read_error(e: &WsError) -> End {
-    match e {
-        WsError::Capacity(_) => {
-            metrics::counter!("geogame_errors_total", "code" => "too_big").increment(1);
-            End::Close(close::TOO_BIG, "message too big")
-        }
-        _ => End::Gone,
+    match service_kit::wsclose::read_close(e) {
+        Some((code, reason)) => End::Close(code, reason),
+        None => End::Gone,
     }
 }
 
@@ -511,37 +476,6 @@ mod tests {
         F: FnOnce(Arc<GameState>, Idle, ()) -> Fut,
     {
         std::mem::size_of::<Fut>()
-    }
-
-    fn conn() -> Conn {
-        Conn {
-            id: 0,
-            player_id: "p".into(),
-            movement: MovementGuard::new(70.0, 50.0, std::time::Duration::from_secs(30)),
-            shown: Vec::new(),
-            fled_from: HashSet::new(),
-            visits: HashMap::new(),
-            session: None,
-            location_logged: None,
-        }
-    }
-
-    #[test]
-    fn a_location_is_logged_at_most_once_per_interval() {
-        use std::time::Duration;
-        let every = Duration::from_secs(10);
-        let t0 = Instant::now();
-        let mut c = conn();
-        assert!(c.location_log_due(t0, every), "the first update is logged");
-        // A client sending 100 updates a second still logs one.
-        for i in 1..1000 {
-            assert!(!c.location_log_due(t0 + Duration::from_millis(i * 10 - 1), every));
-        }
-        assert!(c.location_log_due(t0 + every, every));
-        assert!(!c.location_log_due(t0 + every + Duration::from_secs(1), every));
-        // Zero logs every update.
-        let mut all = conn();
-        assert!((0..5).all(|_| all.location_log_due(t0, Duration::ZERO)));
     }
 
     #[test]

@@ -1,58 +1,21 @@
-//! The public HTTP surface: health, metrics, guest auth and the play
-//! socket upgrade, plus the JSON error shape every endpoint shares.
+//! The public HTTP surface: health, metrics, guest and account auth
+//! (`accounts`), the play
+//! socket upgrade, and the web pages (`web`).
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use protocol::http::{ErrorBody, GuestAuthRequest, GuestAuthResponse};
+use protocol::http::{GuestAuthRequest, GuestAuthResponse};
+use service_kit::{ApiError, json_response};
 
-use crate::state::{GameState, now_s};
-
-/// An HTTP error in the contract's `{"error": {"code", "message"}}` shape.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    body: ErrorBody,
-}
-
-impl ApiError {
-    /// An error with any status and code.
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            body: ErrorBody::new(code, message),
-        }
-    }
-
-    /// A 400 `bad_request`.
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let text = serde_json::to_string(&self.body).unwrap_or_default();
-        (
-            self.status,
-            [(header::CONTENT_TYPE, "application/json")],
-            text,
-        )
-            .into_response()
-    }
-}
-
-/// A JSON response with any status.
-pub fn json_response(status: StatusCode, v: &impl serde::Serialize) -> Response {
-    let text = serde_json::to_string(v).unwrap_or_default();
-    (status, [(header::CONTENT_TYPE, "application/json")], text).into_response()
-}
+use crate::clock::now_s;
+use crate::state::GameState;
 
 /// `/healthz`, `/metrics`, `/v1/auth/guest` and `/v1/play`.
 pub(crate) fn router(state: Arc<GameState>) -> Router {
@@ -60,8 +23,12 @@ pub(crate) fn router(state: Arc<GameState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .route("/v1/auth/guest", post(guest))
+        .route("/v1/auth/register", post(crate::accounts::register))
+        .route("/v1/auth/login", post(crate::accounts::login))
+        .route("/v1/auth/refresh", post(crate::accounts::refresh))
         .route("/v1/play", get(play))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::web::router(state))
 }
 
 async fn healthz() -> &'static str {
@@ -70,15 +37,11 @@ async fn healthz() -> &'static str {
 
 async fn metrics_text(State(state): State<Arc<GameState>>) -> Response {
     metrics::gauge!("geogame_players_connected").set(state.connections() as f64);
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::telemetry::render(),
-    )
-        .into_response()
+    service_kit::telemetry::metrics_handler().await
 }
 
 async fn guest(State(state): State<Arc<GameState>>, body: Bytes) -> Result<Response, ApiError> {
-    let req: GuestAuthRequest = serde_json::from_slice(&body).map_err(|e| {
+    let req: GuestAuthRequest = protocol::http::parse_object(&body).map_err(|e| {
         ApiError::bad_request(format!("body must be {{\"device_id\": \"...\"}}: {e}"))
     })?;
     req.validate().map_err(ApiError::bad_request)?;
@@ -88,18 +51,10 @@ async fn guest(State(state): State<Arc<GameState>>, body: Bytes) -> Result<Respo
         .await
         .map_err(|e| {
             if e.is_unavailable() {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "storage is unavailable; try again",
-                )
+                ApiError::unavailable("storage is unavailable; try again")
             } else {
                 tracing::error!(error = %e, "guest auth failed");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "could not sign in",
-                )
+                ApiError::internal("could not sign in")
             }
         })?;
     let (token, expires_at) = state
@@ -121,21 +76,11 @@ async fn play(State(state): State<Arc<GameState>>, mut parts: Parts) -> Response
         Err(refused) => return refused.into_response(),
     };
     if state.shutdown.is_cancelled() {
-        return ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "server shutting down",
-        )
-        .into_response();
+        return ApiError::unavailable("server shutting down").into_response();
     }
     let Ok(permit) = state.sockets.clone().try_acquire_owned() else {
         metrics::counter!("geogame_errors_total", "code" => "capacity").increment(1);
-        return ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "server is full; try another",
-        )
-        .into_response();
+        return ApiError::unavailable("server is full; try another").into_response();
     };
     upgrade.accept(state, permit)
 }

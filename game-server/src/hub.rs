@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
@@ -37,6 +37,9 @@ pub(crate) struct Outbox {
     /// Woken on every push and on a kick.
     pub(crate) ready: Notify,
     kicked: AtomicBool,
+    /// A close code the connection must close with (4001 when a newer
+    /// socket took over, 1008 when the player was suspended); 0 for none.
+    closing: AtomicU16,
     capacity: usize,
 }
 
@@ -46,6 +49,7 @@ impl Outbox {
             queue: Mutex::new(VecDeque::new()),
             ready: Notify::new(),
             kicked: AtomicBool::new(false),
+            closing: AtomicU16::new(0),
             capacity: capacity.max(1),
         })
     }
@@ -90,6 +94,32 @@ impl Outbox {
     /// Whether the connection must be dropped for not reading its pushes.
     pub(crate) fn kicked(&self) -> bool {
         self.kicked.load(Ordering::Relaxed)
+    }
+
+    /// Tells the connection that a newer socket of its player took over.
+    pub(crate) fn replace(&self) {
+        self.close_with(protocol::close::REPLACED);
+    }
+
+    /// Tells the connection to close with `code` once the pushes queued
+    /// before it are out.
+    pub(crate) fn close_with(&self, code: u16) {
+        self.closing.store(code, Ordering::Relaxed);
+        self.ready.notify_one();
+    }
+
+    /// The close code the connection must close with, if any.
+    pub(crate) fn closing(&self) -> Option<u16> {
+        match self.closing.load(Ordering::Relaxed) {
+            0 => None,
+            code => Some(code),
+        }
+    }
+
+    /// Whether the connection must close with 4001.
+    #[cfg(test)]
+    pub(crate) fn replaced(&self) -> bool {
+        self.closing() == Some(protocol::close::REPLACED)
     }
 }
 

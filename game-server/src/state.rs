@@ -1,18 +1,25 @@
 //! The shared state of one game server and how it is built.
 
-use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
 
 use analytics::EventSink;
-use protocol::event::{Event, EventKind};
+use protocol::event::Event;
 use protocol::token::TokenKey;
 use spawner::World;
 use store::Db;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::now_ms;
 use crate::config::ServerConfig;
-use crate::hub::Hub;
-use crate::session::Sessions;
+use crate::encounter::Sessions;
+use crate::events::Stamp;
+use crate::hub::{ConnId, Hub};
+use crate::presence::Presence;
+use crate::sync::WorldSync;
+use crate::world::WorldHandle;
+
+/// The longest a reply waits for its durable events.
+const DURABLE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Called when a shared session ends, so the matchmaker can release its
 /// players.
@@ -33,7 +40,7 @@ pub struct GameDeps {
     /// Tells the matchmaker a session is over.
     pub on_session_end: Option<SessionEndHook>,
     /// How world changes reach the other game servers.
-    pub sync: crate::sync::WorldSync,
+    pub sync: WorldSync,
 }
 
 impl std::fmt::Debug for GameDeps {
@@ -48,18 +55,23 @@ pub struct GameState {
     pub(crate) db: Db,
     pub(crate) events: EventSink,
     pub(crate) key: TokenKey,
-    pub(crate) admin_token: String,
-    /// The world is only ever locked for short, synchronous sections and
-    /// never across an `.await`.
-    pub(crate) world: RwLock<World>,
+    pub(crate) access: analytics::access::Access,
+    /// The world; `WorldHandle` alone takes its lock.
+    pub(crate) world: WorldHandle,
     pub(crate) hub: Hub,
-    pub(crate) sessions: Sessions,
+    pub(crate) presence: Presence,
+    pub(crate) login_failures: service_kit::Lockout,
+    /// The raids of this server. The mutex is only held for synchronous
+    /// sections, never across an `.await`.
+    pub(crate) sessions: Mutex<Sessions<ConnId>>,
     pub(crate) shutdown: CancellationToken,
     pub(crate) on_session_end: Option<SessionEndHook>,
     /// One permit per open play socket, so the server never holds more
-    /// than `max_connections`.
+    /// than its `capacity`.
     pub(crate) sockets: Arc<tokio::sync::Semaphore>,
-    pub(crate) sync: crate::sync::WorldSync,
+    /// The play sockets' tasks, so a drain wakes when the last one ends.
+    pub(crate) conns: service_kit::Tasks,
+    pub(crate) sync: WorldSync,
 }
 
 impl std::fmt::Debug for GameState {
@@ -74,15 +86,22 @@ impl GameState {
     /// Builds the state. `shutdown` stops every socket and task.
     pub fn new(cfg: ServerConfig, deps: GameDeps, shutdown: CancellationToken) -> Arc<Self> {
         Arc::new(GameState {
-            sockets: Arc::new(tokio::sync::Semaphore::new(cfg.max_connections)),
+            sockets: Arc::new(tokio::sync::Semaphore::new(cfg.capacity)),
+            conns: service_kit::Tasks::new(),
             cfg,
+            access: analytics::access::Access::new(deps.db.clone(), Some(&deps.admin_token)),
             db: deps.db,
             events: deps.events,
             key: deps.key,
-            admin_token: deps.admin_token,
-            world: RwLock::new(deps.world),
+            world: WorldHandle::new(deps.world),
             hub: Hub::default(),
-            sessions: Sessions::default(),
+            presence: Presence::default(),
+            login_failures: service_kit::Lockout::new(
+                crate::config::LOGIN_MAX_FAILURES,
+                crate::config::LOGIN_FAILURE_WINDOW,
+                crate::config::LOGIN_TRACKED_EMAILS,
+            ),
+            sessions: Mutex::default(),
             shutdown,
             on_session_end: deps.on_session_end,
             sync: deps.sync,
@@ -106,59 +125,55 @@ impl GameState {
 
     /// Where an active POI is, for the lobby's raid radius check.
     pub fn locate_poi(&self, id: &str) -> Option<(f64, f64)> {
-        let w = self.world_read();
-        w.poi(id)
-            .filter(|_| w.poi_active(id))
-            .map(|p| (p.lat, p.lon))
+        self.world.locate_poi(id)
     }
 
     /// Runs `f` with the world locked for writing (embedding and tests).
     pub fn with_world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
-        f(&mut self.world_write())
+        self.world.with_write(f)
+    }
+
+    /// Sessions known to this server (running or lingering).
+    pub(crate) fn session_count(&self) -> usize {
+        crate::hub::lock(&self.sessions).count()
     }
 
     /// Creatures alive in the world right now.
     pub fn creature_count(&self) -> usize {
-        self.world_read().creature_count()
+        self.world.read().creature_count()
     }
 
-    pub(crate) fn world_read(&self) -> std::sync::RwLockReadGuard<'_, World> {
-        // A panic while holding the lock leaves the world usable: every
-        // mutation is a self-contained call into the spawner.
-        self.world.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn world_write(&self) -> std::sync::RwLockWriteGuard<'_, World> {
-        self.world.write().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// A new analytics event stamped with this server and time.
-    pub(crate) fn event(&self, kind: EventKind, player_id: Option<&str>) -> Event {
-        let mut e = Event::new(
-            uuid::Uuid::now_v7().to_string(),
-            now_ms(),
-            kind,
-            self.cfg.server_id.clone(),
-        );
-        e.player_id = player_id.map(str::to_owned);
-        e
+    /// Stamps events with this server and the time now.
+    pub(crate) fn stamp(&self) -> Stamp<'_> {
+        Stamp {
+            server_id: &self.cfg.server_id,
+            at_ms: now_ms(),
+        }
     }
 
     /// Emits a best-effort event.
     pub(crate) fn emit(&self, e: Event) {
         self.events.emit(e);
     }
-}
 
-/// Unix time in milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// Unix time in seconds.
-pub(crate) fn now_s() -> i64 {
-    now_ms() / 1000
+    /// Writes events that must count exactly once (foot-traffic visits)
+    /// into the SQL outbox before the reply goes out, so a crash after the
+    /// reply loses none; the relay carries them on and analytics stores
+    /// each event id once. When the store refuses them they go the
+    /// best-effort way (the same event ids, so a late commit of the first
+    /// try is not a second visit), and the reply waits at most a second.
+    pub(crate) async fn record_durable(&self, events: Vec<Event>) {
+        let write = self.db.enqueue_events(&events);
+        let failed = match tokio::time::timeout(DURABLE_WAIT, write).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some("the store took over a second".to_owned()),
+        };
+        if let Some(error) = failed {
+            tracing::warn!(%error, "visits not written to the outbox; sent best-effort");
+            for ev in events {
+                self.events.emit(ev);
+            }
+        }
+    }
 }

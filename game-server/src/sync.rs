@@ -1,21 +1,14 @@
-//! World sync between game servers that share one database: operator
-//! changes and caught creatures are announced on Redis pub/sub, so every
-//! server applies a new zone within a second and hides a creature that
-//! another server's player caught.
-//!
-//! Messages are short text lines, `<origin> zones`, `<origin> pois` and
-//! `<origin> taken <creature id>`; a server ignores its own. After every
-//! (re)subscription a server reloads zones and POIs from SQL, so a message
-//! lost while Redis was away cannot leave its world stale.
+//! How a game server announces its world changes to the other game
+//! servers sharing its database: operator changes, caught creatures and
+//! players taken over go out on Redis pub/sub as
+//! `protocol::sync::WorldMessage`s. Hearing them is `follow.rs`. Players'
+//! movement tracks are kept on Redis too, under `<channel>:track:<player>`,
+//! so the server a player moves to judges them from where they were.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use protocol::play::DespawnReason;
+use protocol::sync::{Track, WorldChange, WorldMessage};
 use redis::aio::ConnectionManager;
-
-use crate::state::GameState;
 
 /// How game servers hear about each other's world changes.
 #[derive(Clone)]
@@ -32,11 +25,11 @@ pub struct RedisSync {
     /// Publishing connection (reconnects by itself).
     con: ConnectionManager,
     /// Subscribing client.
-    client: redis::Client,
+    pub(crate) client: redis::Client,
     /// The pub/sub channel.
-    channel: String,
+    pub(crate) channel: String,
     /// This server's id, so it can skip its own messages.
-    origin: String,
+    pub(crate) origin: String,
 }
 
 impl std::fmt::Debug for WorldSync {
@@ -48,12 +41,13 @@ impl std::fmt::Debug for WorldSync {
     }
 }
 
-/// A change worth telling other servers about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Change {
-    Zones,
-    Pois,
-    Taken(String),
+/// The longest a `hello` waits for a player's track on Redis.
+pub(crate) const TRACK_READ_TIMEOUT: Duration = Duration::from_millis(500);
+
+impl RedisSync {
+    fn track_key(&self, player: &str) -> String {
+        format!("{}:track:{player}", self.channel)
+    }
 }
 
 impl WorldSync {
@@ -72,16 +66,61 @@ impl WorldSync {
         })))
     }
 
+    /// Keeps a player's track for other servers, without waiting; it
+    /// expires after the retention a guard has locally.
+    pub(crate) fn save_track(&self, player: &str, track: Track) {
+        let WorldSync::Redis(r) = self else { return };
+        let mut con = r.con.clone();
+        let key = r.track_key(player);
+        let ttl_ms = crate::presence::GUARD_RETAIN.as_millis() as u64;
+        tokio::spawn(async move {
+            let r: redis::RedisResult<()> = redis::cmd("SET")
+                .arg(&key)
+                .arg(track.encode())
+                .arg("PX")
+                .arg(ttl_ms)
+                .query_async(&mut con)
+                .await;
+            if let Err(e) = r {
+                metrics::counter!("geogame_sync_publish_errors_total").increment(1);
+                tracing::warn!(error = %e, "player track not saved");
+            }
+        });
+    }
+
+    /// The track another server kept for a player, if any. Redis being
+    /// away costs at most [`TRACK_READ_TIMEOUT`] and yields none: the
+    /// player is then judged from this server's own memory.
+    pub(crate) async fn load_track(&self, player: &str) -> Option<Track> {
+        let WorldSync::Redis(r) = self else {
+            return None;
+        };
+        let mut con = r.con.clone();
+        let mut get = redis::cmd("GET");
+        get.arg(r.track_key(player));
+        let read = get.query_async::<Option<String>>(&mut con);
+        match tokio::time::timeout(TRACK_READ_TIMEOUT, read).await {
+            Ok(Ok(text)) => text.and_then(|t| Track::decode(&t).ok()),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "player track not read");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("player track read timed out");
+                None
+            }
+        }
+    }
+
     /// Announces a change, without waiting. A lost announcement is
     /// repaired by the reload that follows every resubscription.
-    pub(crate) fn announce(&self, change: Change) {
+    pub(crate) fn announce(&self, change: WorldChange) {
         let WorldSync::Redis(r) = self else { return };
-        let origin = &r.origin;
-        let text = match &change {
-            Change::Zones => format!("{origin} zones"),
-            Change::Pois => format!("{origin} pois"),
-            Change::Taken(id) => format!("{origin} taken {id}"),
-        };
+        let text = WorldMessage {
+            origin: r.origin.clone(),
+            change,
+        }
+        .encode();
         let mut con = r.con.clone();
         let channel = r.channel.clone();
         tokio::spawn(async move {
@@ -95,93 +134,5 @@ impl WorldSync {
                 tracing::warn!(error = %e, "world sync announcement lost");
             }
         });
-    }
-}
-
-/// Listens for other servers' changes until shutdown, resubscribing with
-/// backoff whenever Redis goes away.
-pub(crate) async fn run(state: Arc<GameState>) {
-    let WorldSync::Redis(r) = state.sync.clone() else {
-        return;
-    };
-    let RedisSync {
-        client,
-        channel,
-        origin,
-        ..
-    } = *r;
-    let mut backoff = Duration::from_millis(100);
-    while !state.shutdown.is_cancelled() {
-        match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
-                Ok(()) => {
-                    backoff = Duration::from_millis(100);
-                    reload(&state).await;
-                    let mut messages = pubsub.on_message();
-                    loop {
-                        tokio::select! {
-                            _ = state.shutdown.cancelled() => return,
-                            m = messages.next() => match m {
-                                Some(m) => {
-                                    let text: String = m.get_payload().unwrap_or_default();
-                                    apply(&state, &origin, &text).await;
-                                }
-                                None => break,
-                            }
-                        }
-                    }
-                    tracing::warn!("world sync subscription lost; resubscribing");
-                }
-                Err(e) => tracing::warn!(error = %e, "world sync subscribe failed"),
-            },
-            Err(e) => tracing::warn!(error = %e, "world sync cannot reach redis"),
-        }
-        tokio::select! {
-            _ = state.shutdown.cancelled() => return,
-            _ = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(5));
-    }
-}
-
-async fn apply(state: &GameState, own: &str, text: &str) {
-    let mut parts = text.splitn(3, ' ');
-    let (Some(origin), Some(kind)) = (parts.next(), parts.next()) else {
-        return;
-    };
-    if origin == own {
-        return;
-    }
-    match (kind, parts.next()) {
-        ("zones", _) => reload_zones(state).await,
-        ("pois", _) => reload_pois(state).await,
-        ("taken", Some(id)) => {
-            if state.world_write().take_creature(id).is_some() {
-                state.hub.despawn(id, DespawnReason::Caught);
-            }
-        }
-        _ => tracing::debug!(text, "unknown world sync message"),
-    }
-}
-
-async fn reload(state: &GameState) {
-    reload_zones(state).await;
-    reload_pois(state).await;
-}
-
-async fn reload_zones(state: &GameState) {
-    match crate::server::load_zones(&state.db).await {
-        Ok(zones) => crate::admin::apply_zones(state, |w, now| w.replace_zones(zones, now)),
-        Err(e) => tracing::warn!(error = %e, "reloading zones failed"),
-    }
-}
-
-async fn reload_pois(state: &GameState) {
-    match state.db.list_pois().await {
-        Ok(rows) => {
-            let pois = rows.into_iter().map(crate::server::poi_from_row).collect();
-            state.world_write().upsert_pois(pois);
-        }
-        Err(e) => tracing::warn!(error = %e, "reloading pois failed"),
     }
 }

@@ -3,20 +3,28 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use protocol::event::EventKind;
 use protocol::play::DespawnReason;
+use spawner::Creature;
 
-use crate::play::fill_creature;
-use crate::state::{GameState, now_ms};
+use crate::clock::now_ms;
+use crate::state::GameState;
 
 /// Runs the tick loop until shutdown.
+/// How often guards of players long gone are dropped.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub(crate) async fn run(state: Arc<GameState>) {
     let mut every = tokio::time::interval(state.cfg.tick);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut prune = tokio::time::interval(PRUNE_EVERY);
     loop {
         tokio::select! {
             _ = state.shutdown.cancelled() => return,
             _ = every.tick() => tick(&state),
+            _ = prune.tick() => {
+                let kept = state.presence.prune(tokio::time::Instant::now());
+                metrics::gauge!("geogame_movement_guards").set(kept as f64);
+            }
         }
     }
 }
@@ -36,43 +44,56 @@ pub(crate) fn tick(state: &GameState) {
 /// One tick at world time `now_ms` (the warm-up replays past ticks).
 pub(crate) fn tick_at(state: &GameState, now_ms: i64) {
     let t = Instant::now();
-    let report = state.world_write().tick(now_ms);
-    let count = state.world_read().creature_count();
+    let report = state.world.tick(now_ms);
+    let count = state.world.read().creature_count();
     metrics::gauge!("geogame_creatures").set(count as f64);
     phase("world", t);
 
     let t = Instant::now();
-    for c in &report.expired {
-        state.hub.despawn(&c.id, DespawnReason::Expired);
-    }
-    for c in &report.excluded {
-        state.hub.despawn(&c.id, DespawnReason::Excluded);
-    }
+    push_despawns(state, &report.expired, DespawnReason::Expired);
+    push_despawns(state, &report.excluded, DespawnReason::Excluded);
     phase("push", t);
 
     let t = Instant::now();
+    let stamp = state.stamp();
     for c in &report.spawned {
-        let mut ev = state.event(EventKind::Spawn, None);
-        fill_creature(&mut ev, c);
-        state.emit(ev);
+        state.emit(stamp.spawn(c));
     }
-    for (reason, list) in [("expired", &report.expired), ("excluded", &report.excluded)] {
-        for c in list {
-            let mut ev = state.event(EventKind::Despawn, None);
-            fill_creature(&mut ev, c);
-            ev.outcome = Some(reason.into());
-            state.emit(ev);
-        }
-    }
+    log_despawns(state, &report.expired, DespawnReason::Expired);
+    log_despawns(state, &report.excluded, DespawnReason::Excluded);
     phase("events", t);
 
     let t = Instant::now();
     crate::session::tick(state);
-    metrics::gauge!("geogame_sessions").set(crate::session::count(state) as f64);
+    metrics::gauge!("geogame_sessions").set(state.session_count() as f64);
     phase("sessions", t);
 }
 
 fn phase(name: &'static str, started: Instant) {
     metrics::histogram!("geogame_tick_phase_seconds", "phase" => name)
         .record(started.elapsed().as_secs_f64());
+}
+
+/// Tells the players who see `creatures` that they went away for `reason`,
+/// and, when `log` is set, logs a despawn event for each. Every path that
+/// removes creatures outside a catch (the tick, a zone, another server's
+/// catch) goes through here.
+pub(crate) fn gone(state: &GameState, creatures: &[Creature], reason: DespawnReason, log: bool) {
+    push_despawns(state, creatures, reason);
+    if log {
+        log_despawns(state, creatures, reason);
+    }
+}
+
+fn push_despawns(state: &GameState, creatures: &[Creature], reason: DespawnReason) {
+    for c in creatures {
+        state.hub.despawn(&c.id, reason);
+    }
+}
+
+fn log_despawns(state: &GameState, creatures: &[Creature], reason: DespawnReason) {
+    let stamp = state.stamp();
+    for c in creatures {
+        state.emit(stamp.despawn(c, reason));
+    }
 }

@@ -22,9 +22,9 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
-use crate::http::ApiError;
 use crate::state::GameState;
 use crate::wire::PlaySocket;
+use service_kit::ApiError;
 
 /// The transport's own frame limit. Frames between the protocol limit and
 /// this are read and answered with close 1009; beyond it the transport
@@ -119,7 +119,7 @@ pub(crate) fn check(parts: &mut Parts) -> Result<Upgrade, Refusal> {
     }
     // The key is 16 random bytes in base64, always 24 characters.
     let key = match parts.headers.get(SEC_WEBSOCKET_KEY) {
-        Some(k) if k.len() == 24 => k.clone(),
+        Some(k) if valid_key(k.as_bytes()) => k.clone(),
         _ => return Err(NotHandshake("Sec-WebSocket-Key is missing or malformed")),
     };
     let on_upgrade = parts
@@ -127,6 +127,17 @@ pub(crate) fn check(parts: &mut Parts) -> Result<Upgrade, Refusal> {
         .remove::<OnUpgrade>()
         .ok_or(NotHandshake("this connection cannot be upgraded"))?;
     Ok(Upgrade { key, on_upgrade })
+}
+
+/// Whether `key` is what RFC 6455 4.1 says a `Sec-WebSocket-Key` is: 16
+/// bytes in base64, so 22 base64 characters (the last one carrying only 2
+/// bits, so one of `A`, `Q`, `g`, `w`) and `==`.
+fn valid_key(key: &[u8]) -> bool {
+    let b64 = |c: &u8| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/';
+    key.len() == 24
+        && key[22..] == *b"=="
+        && key[..21].iter().all(b64)
+        && matches!(key[21], b'A' | b'Q' | b'g' | b'w')
 }
 
 /// Whether the comma-separated header `name` lists `token` (in any case).
@@ -147,7 +158,9 @@ impl Upgrade {
         state: Arc<GameState>,
         held: H,
     ) -> axum::response::Response {
-        tokio::spawn(run(state, self.on_upgrade, held));
+        // Tracked, so that shutdown waits for exactly these tasks.
+        let conns = state.conns.clone();
+        conns.spawn(run(state, self.on_upgrade, held));
         Response::builder()
             .status(StatusCode::SWITCHING_PROTOCOLS)
             .header(CONNECTION, "upgrade")
@@ -215,9 +228,17 @@ mod tests {
         let e = check(&mut parts(&wrong)).unwrap_err().into_response();
         assert_eq!(e.status(), StatusCode::UPGRADE_REQUIRED);
         assert_eq!(e.headers()[SEC_WEBSOCKET_VERSION], "13");
-        wrong = GOOD;
-        wrong[3] = ("sec-websocket-key", "short");
-        assert!(check(&mut parts(&wrong)).is_err());
+        for bad_key in [
+            "short",
+            // 24 characters, but not base64 of 16 bytes.
+            "!!!!!!!!!!!!!!!!!!!!!!!!",
+            "dGhlIHNhbXBsZSBub25jZQ=x",
+            "dGhlIHNhbXBsZSBub25jZR==",
+        ] {
+            wrong = GOOD;
+            wrong[3] = ("sec-websocket-key", bad_key);
+            assert!(check(&mut parts(&wrong)).is_err(), "{bad_key}");
+        }
         let mut post = parts(&GOOD);
         post.method = Method::POST;
         assert!(check(&mut post).is_err());

@@ -271,3 +271,50 @@ async fn a_tick_after_an_early_catch_does_not_hang() {
         .expect("the tick returned");
     srv.stop().await;
 }
+
+/// Above the passenger speed (10.5 m/s) a catch or spin needs the player
+/// to say they are a passenger; walking again, the next ride asks again.
+#[tokio::test]
+async fn above_cycling_speed_actions_wait_for_a_passenger_confirmation() {
+    let (srv, _d) = server().await;
+    srv.place("car-mon", 60.0, spawner::Rarity::Common);
+    let (mut c, _) = Client::player(&srv, "passenger").await;
+    // 40 m in 2 s: 20 m/s, a car.
+    c.locate(1, 0.0).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    c.locate(2, 40.0).await;
+    c.send(json!({"type":"catch","seq":3,"creature_id":"car-mon"}))
+        .await;
+    let e = c.recv_type("error").await;
+    assert_eq!(
+        (e["seq"].as_u64(), e["code"].as_str()),
+        (Some(3), Some("passenger_required")),
+        "{e}"
+    );
+    c.send(json!({"type":"spin","seq":4,"poi_id":"cafe"})).await;
+    assert_eq!(c.recv_type("error").await["code"], "passenger_required");
+
+    c.send(json!({"type":"passenger","seq":5})).await;
+    let ok = c.recv_type("passenger_confirmed").await;
+    assert_eq!(ok["seq"], 5);
+    c.send(json!({"type":"catch","seq":6,"creature_id":"car-mon"}))
+        .await;
+    assert_eq!(c.recv_type("catch_result").await["outcome"], "caught");
+
+    // Out of the car: walking pace clears the confirmation…
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    c.locate(7, 42.0).await;
+    c.send(json!({"type":"spin","seq":8,"poi_id":"cafe"})).await;
+    let r = c.recv().await;
+    assert_eq!(
+        r["type"], "spin_result",
+        "walking needs no confirmation: {r}"
+    );
+    // …so the next fast leg asks again. A reported speed counts too.
+    c.send(json!({"type":"location","seq":9,"lat":common::HOME.0 + 42.0 / 111_195.0,"lon":common::HOME.1,"accuracy":5.0,"speed":25.0})).await;
+    c.recv_type("nearby").await;
+    c.send(json!({"type":"spin","seq":10,"poi_id":"shop"}))
+        .await;
+    assert_eq!(c.recv_type("error").await["code"], "passenger_required");
+    srv.stop().await;
+}

@@ -64,6 +64,8 @@ async fn every_admin_route_needs_the_token() {
         ("GET", "/v1/admin/audit"),
         ("GET", "/v1/admin/pois"),
         ("POST", "/v1/admin/pois"),
+        ("GET", "/v1/admin/operators"),
+        ("POST", "/v1/admin/operators"),
     ] {
         for token in [None, Some("wrong")] {
             let (s, v) = admin(
@@ -368,5 +370,122 @@ async fn zones_with_a_buffer_and_an_expiry_round_trip_and_the_buffer_excludes() 
         .map(|c| c["id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(ids, ["beyond"]);
+    srv.stop().await;
+}
+
+/// Operator accounts: the admin creates named accounts with roles; an
+/// operator's changes are audited under their name; analysts and sponsors
+/// may not change the world; a replaced token stops working.
+#[tokio::test]
+async fn operator_accounts_act_under_their_name_and_only_operators_change_the_world() {
+    let (srv, _d) = server().await;
+    let base = srv.http();
+    let post = |path: &str, body: Value, token: Option<String>| {
+        let url = format!("{base}{path}");
+        async move {
+            admin(
+                reqwest::Method::POST,
+                url,
+                Some(body.to_string()),
+                token.as_deref(),
+            )
+            .await
+        }
+    };
+    let admin_token = Some(ADMIN.to_owned());
+    let (s, alice) = post(
+        "/v1/admin/operators",
+        json!({"name":"alice","role":"operator"}),
+        admin_token.clone(),
+    )
+    .await;
+    assert_eq!(s, 201, "{alice}");
+    assert_eq!(alice["role"], "operator");
+    let alice = alice["token"].as_str().unwrap().to_owned();
+    let (_, bob) = post(
+        "/v1/admin/operators",
+        json!({"name":"bob","role":"analyst"}),
+        admin_token.clone(),
+    )
+    .await;
+    let bob = bob["token"].as_str().unwrap().to_owned();
+
+    // Alice draws a zone: the audit log names her.
+    let (s, _) = post(
+        "/v1/admin/zones",
+        square(0.0, 20.0, "alice's zone"),
+        Some(alice.clone()),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (_, audit) = admin(
+        reqwest::Method::GET,
+        format!("{base}/v1/admin/audit"),
+        None,
+        Some(&alice),
+    )
+    .await;
+    assert_eq!(audit[0]["action"], "zone.create");
+    assert_eq!(audit[0]["actor"], "alice");
+    // The admin token acts as `admin`, whatever header a client adds.
+    let (_, audit_ops) = admin(
+        reqwest::Method::GET,
+        format!("{base}/v1/admin/operators"),
+        None,
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(
+        audit_ops,
+        json!([{"name":"alice","role":"operator"},{"name":"bob","role":"analyst"}])
+    );
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["action"] == "operator.put" && a["actor"] == "admin")
+    );
+
+    // An analyst may not change anything, nor create accounts.
+    let (s, e) = post(
+        "/v1/admin/zones",
+        square(50.0, 20.0, "no"),
+        Some(bob.clone()),
+    )
+    .await;
+    assert_eq!((s, e["error"]["code"].as_str()), (403, Some("forbidden")));
+    let (s, _) = post(
+        "/v1/admin/operators",
+        json!({"name":"eve","role":"operator"}),
+        Some(bob.clone()),
+    )
+    .await;
+    assert_eq!(s, 403);
+    // Bad roles and names are refused.
+    for body in [
+        json!({"name":"x","role":"root"}),
+        json!({"name":"","role":"analyst"}),
+        json!({"name":"admin","role":"analyst"}),
+    ] {
+        let (s, _) = post("/v1/admin/operators", body.clone(), admin_token.clone()).await;
+        assert_eq!(s, 400, "{body}");
+    }
+    // A new token for alice: the old one stops working.
+    let (_, again) = post(
+        "/v1/admin/operators",
+        json!({"name":"alice","role":"operator"}),
+        admin_token.clone(),
+    )
+    .await;
+    assert_ne!(again["token"], alice.as_str());
+    let (s, _) = admin(
+        reqwest::Method::GET,
+        format!("{base}/v1/admin/zones"),
+        None,
+        Some(&alice),
+    )
+    .await;
+    assert_eq!(s, 401);
     srv.stop().await;
 }

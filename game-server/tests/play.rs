@@ -331,7 +331,7 @@ async fn ping_gets_pong_with_seq() {
 async fn a_full_server_refuses_new_sockets_with_503() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = game_server::ServerConfig {
-        max_connections: 2,
+        capacity: 2,
         ..config()
     };
     let srv = start(cfg, dir.path()).await;

@@ -5,60 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{ADMIN, Client, HOME, TestServer, config, options, start_with};
+use common::{ADMIN, Client, HOME, pair};
 use serde_json::json;
-use store::testing::{TempPostgres, redis_url};
-
-struct Pair {
-    a: TestServer,
-    b: TestServer,
-    _pg: TempPostgres,
-    _dirs: (tempfile::TempDir, tempfile::TempDir),
-}
-
-async fn pair(label: &str) -> Option<Pair> {
-    let pg = TempPostgres::create(label).await?;
-    let channel = format!("{label}:{}", uuid::Uuid::new_v4().simple());
-    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut servers = Vec::new();
-    for (id, dir) in [("gs-a", &da), ("gs-b", &db)] {
-        let mut opts = options(
-            game_server::ServerConfig {
-                server_id: id.into(),
-                ..config()
-            },
-            dir.path(),
-        );
-        opts.database_url = Some(pg.url().to_owned());
-        opts.redis_url = Some(redis_url());
-        opts.sync_channel = channel.clone();
-        opts.analytics.stream_key = format!("{channel}:events");
-        servers.push(start_with(opts).await);
-    }
-    let b = servers.pop().unwrap();
-    let a = servers.pop().unwrap();
-    // Both servers must be subscribed before the test announces anything.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    Some(Pair {
-        a,
-        b,
-        _pg: pg,
-        _dirs: (da, db),
-    })
-}
-
-impl Pair {
-    /// The same creature in both worlds, as deterministic placement gives.
-    fn place(&self, id: &str, north_m: f64) {
-        self.a.place(id, north_m, spawner::Rarity::Common);
-        self.b.place(id, north_m, spawner::Rarity::Common);
-    }
-
-    async fn stop(self) {
-        self.a.stop().await;
-        self.b.stop().await;
-    }
-}
 
 #[tokio::test]
 async fn concurrent_throws_on_two_servers_have_exactly_one_winner() {

@@ -145,3 +145,48 @@ async fn a_session_that_runs_out_of_time_ends_with_timeout_for_every_member() {
     );
     srv.stop().await;
 }
+
+/// A raid member whose phone drops says `hello` again within 60 s: they
+/// are back in the raid at once (a `session_joined` push follows
+/// `welcome`), the boss is as the others left it, and they fight on.
+#[tokio::test]
+async fn a_member_who_drops_is_back_in_the_raid_after_hello() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start(config(), dir.path()).await;
+    let key = TokenKey::new(SECRET.as_bytes()).unwrap();
+    let (pa, token_a) = common::guest(&srv.http(), "dropper").await;
+    let (mut b, pb) = Client::player(&srv, "stayer").await;
+    let session = session_token(&key, "s-resume", &[&pa, &pb], "gs-1");
+    let mut a = Client::connect(srv.addr).await;
+    a.send(json!({"type":"hello","token":token_a})).await;
+    a.recv_type("welcome").await;
+    for c in [&mut a, &mut b] {
+        c.send(json!({"type":"join_session","seq":1,"session_token":session}))
+            .await;
+        c.recv_type("session_joined").await;
+    }
+    a.send(json!({"type":"attack","seq":2})).await;
+    let hp = a.recv_type("attack_result").await["boss_hp"].clone();
+    assert_eq!(b.recv_type("session_event").await["action"], "attack");
+    // The phone drops (no leave_session), and comes back.
+    drop(a);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut a = Client::connect(srv.addr).await;
+    a.send(json!({"type":"hello","token":token_a})).await;
+    assert_eq!(a.recv().await["type"], "welcome");
+    let back = a.recv().await;
+    assert_eq!(back["type"], "session_joined", "{back}");
+    assert_eq!(back["session_id"], "s-resume");
+    assert_eq!(back["boss"]["hp"], hp);
+    let seen = b.recv_type("session_event").await;
+    assert_eq!(
+        (seen["action"].as_str(), seen["player_id"].as_str()),
+        (Some("joined"), Some(pa.as_str()))
+    );
+    // Still a member: the attack lands and the other member sees it.
+    a.send(json!({"type":"attack","seq":3})).await;
+    a.recv_type("attack_result").await;
+    let seen = b.recv_type("session_event").await;
+    assert_eq!(seen["action"], "attack");
+    srv.stop().await;
+}

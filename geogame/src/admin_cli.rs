@@ -1,5 +1,5 @@
-//! `geogame admin`: POI and zone files to and from a running server, over
-//! its operator API, so changes take effect live.
+//! `geogame admin`: POI and zone files to and from a running server, and
+//! operator accounts, over its operator API, so changes take effect live.
 
 use anyhow::{Context, bail};
 use reqwest::Method;
@@ -24,6 +24,11 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminTask::ExportPois => (Method::GET, "/v1/admin/pois", None),
         AdminTask::ImportZones { file } => (Method::PUT, "/v1/admin/zones", Some(read(file)?)),
         AdminTask::ExportZones => (Method::GET, "/v1/admin/zones", None),
+        AdminTask::AddOperator { name, role } => {
+            let body = serde_json::json!({"name": name, "role": role}).to_string();
+            (Method::POST, "/v1/admin/operators", Some(body))
+        }
+        AdminTask::ListOperators => (Method::GET, "/v1/admin/operators", None),
     };
     let client = reqwest::Client::new();
     let mut req = client
@@ -41,7 +46,14 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     if !status.is_success() {
         bail!("server refused ({status}): {text}");
     }
-    println!("{text}");
+    if matches!(args.task, AdminTask::AddOperator { .. }) {
+        // Just the token, so that `TOKEN=$(geogame admin add-operator …)` works.
+        let v: serde_json::Value = serde_json::from_str(&text).context("reading the reply")?;
+        let token = v["token"].as_str().context("the reply has no token")?;
+        println!("{token}");
+    } else {
+        println!("{text}");
+    }
     Ok(())
 }
 

@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run every service in one process on one listener.
-    Up(UpArgs),
+    Up(Box<UpArgs>),
     /// Operator tasks against a running server (POI and zone files).
     Admin(AdminArgs),
 }
@@ -29,46 +29,17 @@ pub struct UpArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Serve `/v1/admin/*` only on this separate address (e.g. loopback),
-    /// not on the main listener.
-    #[arg(long)]
-    pub admin_listen: Option<SocketAddr>,
-    /// Directory for SQLite, the token secret and the admin token.
-    #[arg(long, default_value = "./geogame-data")]
-    pub data_dir: PathBuf,
-    /// Operator bearer token; generated into <data-dir>/admin-token when unset.
-    #[arg(long, env = "GEOGAME_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
-    /// Token signing secret (at least 32 bytes); generated into
-    /// <data-dir>/token-secret when unset.
-    #[arg(long, env = "GEOGAME_TOKEN_SECRET", hide_env_values = true)]
-    pub token_secret: Option<String>,
-    /// Redis URL: use Redis for the event stream and the matchmaker.
-    #[arg(long, env = "REDIS_URL")]
-    pub redis_url: Option<String>,
-    /// PostgreSQL URL: use PostgreSQL instead of SQLite.
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
-    /// POIs (GeoJSON) stored when the database has none; defaults to the
-    /// shipped demo world around 228th Ave, Sammamish WA.
-    #[arg(long)]
-    pub world: Option<PathBuf>,
-    /// Species and placement config (JSON).
-    #[arg(long)]
-    pub spawn_config: Option<PathBuf>,
-    /// Placement seed.
-    #[arg(long, default_value_t = 2026)]
-    pub seed: u64,
-    /// The URL players reach this server at, when it differs from the
-    /// listener (behind a proxy).
-    #[arg(long)]
-    pub public_url: Option<String>,
-    /// Sustained messages per second allowed per play socket.
-    #[arg(long, default_value_t = 20.0)]
-    pub rate_limit: f64,
     /// Lobby wait before a raid that is not full starts, in seconds.
     #[arg(long, default_value_t = 30.0)]
     pub lobby_wait_s: f64,
+    /// The game server's flags, the same as `game-server` takes. With no
+    /// `--world`, the shipped demo world around 228th Ave, Sammamish WA is
+    /// stored when the database has no POIs.
+    #[command(flatten)]
+    pub game: game_server::flags::GameFlags,
+    /// Flags every listener shares (`--cors-origin`).
+    #[command(flatten)]
+    pub http: service_kit::HttpFlags,
 }
 
 /// Flags of `geogame admin`.
@@ -106,4 +77,16 @@ pub enum AdminTask {
     },
     /// Print all exclusion zones as a GeoJSON FeatureCollection.
     ExportZones,
+    /// Create an operator account (or give it a new role and token) and
+    /// print its bearer token, the only time it is shown.
+    AddOperator {
+        /// The person's name, as the audit log will show it.
+        name: String,
+        /// `operator` (changes zones and POIs), `analyst` (reads every
+        /// report) or `sponsor:SPONSOR` (reads the rows of that sponsor's POIs).
+        #[arg(long)]
+        role: String,
+    },
+    /// List the operator accounts and their roles.
+    ListOperators,
 }

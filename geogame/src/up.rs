@@ -6,10 +6,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use game_server::GameState;
 use game_server::app::{AppOptions, build};
-use game_server::{GameState, ServerConfig, serve};
+use game_server::standalone::HEARTBEAT;
 use matchmaker::{Backend, Lobby, MatchConfig, PoiDirectory, Registry};
-use protocol::event::{Event, EventKind};
+use service_kit::serve;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -17,9 +18,6 @@ use crate::cli::UpArgs;
 
 /// The demo world shipped in the repo: POIs around 228th Ave, Sammamish WA.
 pub const DEMO_WORLD: &str = include_str!("../demo/world.geojson");
-
-/// How often the game server heartbeats into the lobby's registry.
-const HEARTBEAT: Duration = Duration::from_secs(2);
 
 /// Validated settings of `geogame up`.
 #[derive(Debug)]
@@ -29,56 +27,41 @@ pub struct UpConfig {
     options: AppOptions,
     lobby: MatchConfig,
     redis_url: Option<String>,
+    cors: service_kit::Cors,
+    tls: Option<service_kit::tls::TlsFiles>,
 }
 
 impl UpConfig {
+    /// Whether the listener serves HTTPS and wss://.
+    pub fn tls_enabled(&self) -> bool {
+        self.tls.is_some()
+    }
+
     /// Checks the raw flags and resolves defaults.
     pub fn from_args(args: UpArgs) -> anyhow::Result<Self> {
-        if !(args.rate_limit.is_finite() && args.rate_limit > 0.0) {
-            bail!("--rate-limit must be a positive number");
-        }
         if !(args.lobby_wait_s.is_finite() && args.lobby_wait_s >= 0.0) {
             bail!("--lobby-wait-s must be a number >= 0");
         }
-        let world_text = match &args.world {
-            Some(p) => {
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
-            }
-            None => DEMO_WORLD.to_owned(),
-        };
-        let seed_pois = game_server::app::parse_world(&world_text)?;
-        let public_url = args
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("ws://{}/v1/play", args.listen));
-        let server = ServerConfig {
-            public_ws_url: public_url,
-            rate_per_s: args.rate_limit,
-            rate_burst: (args.rate_limit * 2.0).max(10.0),
-            ..ServerConfig::default()
-        };
+        let options = args.game.options(args.listen, "gs-1", Some(DEMO_WORLD))?;
+        let cors = args.http.cors().map_err(anyhow::Error::msg)?;
+        let tls = args.http.tls().map_err(anyhow::Error::msg)?;
+        let mut options = options;
+        if tls.is_some() && args.game.public_url.is_none() {
+            options.server.public_ws_url =
+                options.server.public_ws_url.replacen("ws://", "wss://", 1);
+        }
         let lobby = MatchConfig {
             lobby_wait: Duration::from_secs_f64(args.lobby_wait_s),
             ..MatchConfig::default()
         };
         Ok(UpConfig {
             listen: args.listen,
-            admin_listen: args.admin_listen,
-            redis_url: args.redis_url.clone(),
+            admin_listen: args.game.admin_listen,
+            redis_url: options.redis_url.clone(),
             lobby,
-            options: AppOptions {
-                data_dir: args.data_dir,
-                database_url: args.database_url,
-                redis_url: args.redis_url,
-                token_secret: args.token_secret,
-                admin_token: args.admin_token,
-                seed: args.seed,
-                spawn_config: args.spawn_config,
-                seed_pois,
-                server,
-                analytics: analytics::AnalyticsConfig::default(),
-                sync_channel: "geogame:world".into(),
-            },
+            options,
+            cors,
+            tls,
         })
     }
 }
@@ -105,25 +88,17 @@ pub async fn run(
     let addr = listener.local_addr().context("reading the bound address")?;
     let mut options = cfg.options;
     if options.server.public_ws_url.contains(":0/") {
-        options.server.public_ws_url = format!("ws://{addr}/v1/play");
+        let ws = if cfg.tls.is_some() { "wss" } else { "ws" };
+        options.server.public_ws_url = format!("{ws}://{addr}/v1/play");
     }
 
     // The lobby and the game server refer to each other: the lobby asks
     // the world where POIs are, and the game server tells the lobby when a
     // session ends. Both links are set once both exist.
     let lobby_cell: Arc<OnceLock<Lobby>> = Arc::new(OnceLock::new());
-    let hook_cell = lobby_cell.clone();
-    let on_end: game_server::SessionEndHook = Arc::new(move |sid: &str| {
-        if let Some(lobby) = hook_cell.get() {
-            let lobby = lobby.clone();
-            let sid = sid.to_owned();
-            tokio::spawn(async move {
-                if let Err(e) = lobby.end_session(&sid).await {
-                    tracing::warn!(error = %e, session = %sid, "lobby not told that a session ended");
-                }
-            });
-        }
-    });
+    let release = matchmaker::SessionRelease::in_process(lobby_cell.clone());
+    let on_end: game_server::SessionEndHook = Arc::new(move |sid: &str| release.end_soon(sid));
+    let options_prefix = options.redis_prefix.clone();
     let app = build(options, shutdown.clone(), Some(on_end)).await?;
     let pois = Arc::new(WorldPois(OnceLock::new()));
     let _ = pois.0.set(app.server.state().clone());
@@ -132,35 +107,15 @@ pub async fn run(
         Some(url) => (
             Backend::Redis {
                 url: url.clone(),
-                prefix: matchmaker::standalone::DEFAULT_REDIS_PREFIX.into(),
+                prefix: options_prefix.clone(),
             },
-            Registry::redis(
-                url,
-                matchmaker::standalone::DEFAULT_REDIS_PREFIX,
-                &cfg.lobby,
-            )
-            .await
-            .context("connecting the registry to Redis")?,
+            Registry::redis(url, &options_prefix, &cfg.lobby)
+                .await
+                .context("connecting the registry to Redis")?,
         ),
         None => (Backend::Memory, Registry::memory(&cfg.lobby)),
     };
-    let state = app.server.state().clone();
-    let on_match: Arc<dyn Fn(&matchmaker::MatchRecord) + Send + Sync> = Arc::new(move |m| {
-        // One event per player, so activity reports count every member.
-        for player in &m.players {
-            let mut ev = Event::new(
-                uuid::Uuid::now_v7().to_string(),
-                m.formed_at_ms,
-                EventKind::MatchFormed,
-                "lobby-1".into(),
-            );
-            ev.player_id = Some(player.clone());
-            ev.session_id = Some(m.session_id.clone());
-            ev.poi_id = m.poi_id.clone();
-            ev.outcome = Some(m.mode.as_str().into());
-            state.events().emit(ev);
-        }
-    });
+    let on_match = matchmaker::outbox_log(app.db.clone(), "lobby-1".into());
     let lobby = Lobby::new(
         cfg.lobby.clone(),
         backend,
@@ -174,11 +129,14 @@ pub async fn run(
     .context("starting the lobby")?;
     let _ = lobby_cell.set(lobby.clone());
 
-    let mut router = app
-        .server
-        .public_router()
-        .merge(lobby.router())
-        .merge(analytics::reports_router(app.db.clone()));
+    let mut router =
+        app.server
+            .public_router()
+            .merge(lobby.router())
+            .merge(analytics::reports_router(
+                app.db.clone(),
+                analytics::access::Access::new(app.db.clone(), Some(&app.admin_token)),
+            ));
     let admin_listener = match cfg.admin_listen {
         Some(a) => Some(
             TcpListener::bind(a)
@@ -190,6 +148,7 @@ pub async fn run(
             None
         }
     };
+    let router = cfg.cors.apply(router);
     on_bound(addr, &app.admin_token, app.admin_token_file.clone());
 
     let tick = app.server.spawn_tick();
@@ -211,7 +170,7 @@ pub async fn run(
     });
 
     let drain = app.server.config().drain_timeout;
-    serve(listener, router, shutdown.clone(), drain)
+    service_kit::serve_with(listener, router, shutdown.clone(), drain, cfg.tls.clone())
         .await
         .context("serving")?;
     // Sockets close with 1001 on the same signal; wait for them, then for

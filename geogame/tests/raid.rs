@@ -6,40 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use common::{guest, open, recv_type};
+use futures_util::SinkExt;
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn recv_type(ws: &mut Ws, ty: &str) -> Value {
-    loop {
-        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("frame within 10 s")
-            .expect("open")
-            .expect("ok");
-        if let Message::Text(t) = m {
-            let v: Value = serde_json::from_str(&t).unwrap();
-            if v["type"] == ty {
-                return v;
-            }
-            assert_ne!(v["type"], "error", "unexpected error {v}");
-        }
-    }
-}
-
-async fn open(url: &str, token: &str) -> Ws {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    ws.send(Message::Text(
-        json!({"type":"hello","token":token}).to_string().into(),
-    ))
-    .await
-    .unwrap();
-    recv_type(&mut ws, "welcome").await;
-    ws
-}
 
 #[tokio::test]
 async fn two_players_queue_get_matched_join_and_see_each_other() {
@@ -53,18 +23,9 @@ async fn two_players_queue_get_matched_join_and_see_each_other() {
     // Let the game server's first heartbeat reach the registry.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let http = reqwest::Client::new();
     let mut players = Vec::new();
     for device in ["raider-1", "raider-2"] {
-        let v: Value = http
-            .post(format!("http://{addr}/v1/auth/guest"))
-            .json(&json!({"device_id": device}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = guest(addr, device).await;
         players.push((
             v["player_id"].as_str().unwrap().to_owned(),
             v["token"].as_str().unwrap().to_owned(),

@@ -2,52 +2,14 @@
 //! world, guest auth, a play socket at the demo location, the lobby, and a
 //! graceful SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
+
+mod common;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-
-struct Up {
-    child: Child,
-    base: String,
-    token_line: String,
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
-fn start(data_dir: &std::path::Path) -> Up {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_geogame"))
-        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env_remove("GEOGAME_ADMIN_TOKEN")
-        .env_remove("REDIS_URL")
-        .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start geogame");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let token_line = lines.next().unwrap().unwrap();
-    let base = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("the first line names the URL")
-        .to_owned();
-    Up {
-        child,
-        base,
-        token_line,
-    }
-}
 
 async fn recv(
     ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
@@ -74,7 +36,7 @@ fn text(m: Message) -> Value {
 #[tokio::test]
 async fn up_serves_the_demo_world_and_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut up = start(dir.path());
+    let mut up = common::spawn_up(dir.path(), &[]);
     let token = std::fs::read_to_string(dir.path().join("admin-token")).unwrap();
     assert!(
         up.token_line.contains(token.trim()),
@@ -141,7 +103,13 @@ async fn up_serves_the_demo_world_and_stops_gracefully_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(text(recv(&mut lobby).await)["type"], "welcome");
-    let summary = reqwest::get(format!("{}/v1/reports/summary", up.base))
+    // Reports need a bearer token: 401 without, 200 with the admin token.
+    let url = format!("{}/v1/reports/summary", up.base);
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 401);
+    let summary = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(token.trim())
+        .send()
         .await
         .unwrap();
     assert_eq!(summary.status(), 200);

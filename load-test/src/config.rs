@@ -105,6 +105,11 @@ pub struct RunArgs {
     /// Share of players who move like drivers (about 12 m/s).
     #[arg(long, default_value_t = 0.05)]
     pub drive_share: f64,
+    /// Share of players whose play socket drops once mid-run (no close
+    /// frame, as a phone losing its network) and who resume with the same
+    /// token; the report gains a `resume` section.
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_share: f64,
     /// Most unanswered requests per player; further scheduled sends are skipped and counted.
     #[arg(long, default_value_t = 256)]
     pub max_in_flight: usize,
@@ -177,6 +182,8 @@ pub struct Mix {
     pub cycle_share: f64,
     /// Share of driving players.
     pub drive_share: f64,
+    /// Share of players who drop their socket once and resume.
+    pub drop_share: f64,
 }
 
 impl Default for Mix {
@@ -187,6 +194,7 @@ impl Default for Mix {
             lobby_share: 0.05,
             cycle_share: 0.15,
             drive_share: 0.05,
+            drop_share: 0.0,
         }
     }
 }

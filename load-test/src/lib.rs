@@ -8,6 +8,7 @@
 //!   matches replies by `seq`, measures from the *scheduled* send time so a
 //!   stalled server cannot hide (no coordinated omission). `conn` opens the
 //!   sockets (guest auth, handshake, `hello`), `lobby` queues for raids.
+//! - [`resume`]: a share of players drop their socket once and resume.
 //! - [`stats`]: sharded HdrHistogram recording.
 //! - [`runner`]: starts players, samples once a second, builds the report.
 //! - [`report`] and [`plot`]: JSON report, summary table, SVG plot.
@@ -27,6 +28,7 @@ mod player;
 pub mod plot;
 pub mod procinfo;
 pub mod report;
+pub mod resume;
 pub mod runner;
 pub mod stats;
 pub mod walker;

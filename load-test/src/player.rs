@@ -27,6 +27,7 @@ use crate::lobby::Lobby;
 use crate::stats::{Kind, Recorder, Stats};
 use crate::walker::Walker;
 
+mod reconnect;
 mod replies;
 
 /// How close (m) a creature must be to throw at it; the server's catch
@@ -43,8 +44,6 @@ const MAX_BATCH: usize = 64;
 /// Raid requests remembered while unanswered (a raid sends one a second).
 const MAX_RAID_SEQS: usize = 16;
 
-/// How many creatures from the last `nearby` a player keeps in mind.
-const MAX_SEEN_CREATURES: usize = 8;
 /// A player looks at what a `nearby` lists at most this often, as an app
 /// redraws its map; the replies between are only timed. At one update a
 /// second every reply is read; at saturation (thousands a second per
@@ -57,6 +56,8 @@ const LOOK_EVERY: Duration = Duration::from_millis(100);
 pub(crate) struct Shared {
     pub(crate) cfg: Config,
     pub(crate) stats: Stats,
+    /// Drops and resumes (`--drop-share`).
+    pub(crate) resumes: crate::resume::Resumes,
     pub(crate) http: reqwest::Client,
     pub(crate) endpoints: Endpoints,
     pub(crate) connect_gate: Semaphore,
@@ -124,6 +125,12 @@ struct Player<'a> {
     /// timed.
     raid_seqs: VecDeque<(u64, bool)>,
     echo: bool,
+    /// The guest token, kept to resume after a drop.
+    token: Option<String>,
+    /// When this player's socket drops (`--drop-share`), until it has.
+    drop_at: Option<Instant>,
+    /// Dropped in a raid; the server's `session_joined` push is awaited.
+    raid_resume_pending: bool,
 }
 
 /// Runs player `idx` from its ramp slot to the end of the run.
@@ -143,7 +150,7 @@ pub(crate) async fn run(shared: Arc<Shared>, idx: usize, mut stop: watch::Receiv
         r = tokio::time::timeout(cfg.connect_timeout, Box::pin(connect(&shared, idx, lobby_player))) => r,
         _ = stop.changed() => return,
     };
-    let (ws, lobby_ws) = match connected {
+    let (ws, lobby_ws, token) = match connected {
         Ok(Ok(c)) => c,
         Ok(Err(reason)) => return shared.stats.connect_failed(reason),
         Err(_) => return shared.stats.connect_failed("connect_timeout"),
@@ -171,6 +178,9 @@ pub(crate) async fn run(shared: Arc<Shared>, idx: usize, mut stop: watch::Receiv
         seq: 0,
         raid_seqs: VecDeque::new(),
         echo: shared.endpoints.auth.is_none(),
+        token,
+        drop_at: crate::resume::drop_offset(cfg, idx).map(|o| shared.start + o),
+        raid_resume_pending: false,
     });
     let broken = player.main_loop(now + phase, &mut stop).await;
     player.drain(broken).await;
@@ -185,7 +195,7 @@ pub(crate) async fn run(shared: Arc<Shared>, idx: usize, mut stop: watch::Receiv
 
 /// A number in [0, 1) fixed by `seed` and `index` (splitmix64), for choices
 /// made before a player's walker exists.
-fn unit_hash(seed: u64, index: u64) -> f64 {
+pub(crate) fn unit_hash(seed: u64, index: u64) -> f64 {
     let mut z = seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -197,7 +207,7 @@ async fn connect(
     shared: &Shared,
     idx: usize,
     lobby_player: bool,
-) -> Result<(Ws, Option<Ws>), &'static str> {
+) -> Result<(Ws, Option<Ws>, Option<String>), &'static str> {
     let _permit = shared
         .connect_gate
         .acquire()
@@ -208,6 +218,7 @@ async fn connect(
     let Some(auth_url) = &ep.auth else {
         return Ok((
             conn::open(&ep.play, cfg.ws_read_buffer, cfg.connect_timeout).await?,
+            None,
             None,
         ));
     };
@@ -228,7 +239,7 @@ async fn connect(
         }
         _ => None,
     };
-    Ok((ws, lobby))
+    Ok((ws, lobby, Some(token)))
 }
 
 async fn open_lobby(
@@ -262,6 +273,8 @@ impl Player<'_> {
         tokio::pin!(tick);
         let end = tokio::time::sleep_until(self.shared.end);
         tokio::pin!(end);
+        let drop_at = tokio::time::sleep_until(self.drop_at.unwrap_or(self.shared.end));
+        tokio::pin!(drop_at);
         loop {
             tokio::select! {
                 biased;
@@ -273,6 +286,21 @@ impl Player<'_> {
                 frame = Lobby::next(&mut self.lobby) => self.on_lobby_frame(frame),
                 () = &mut end => return false,
                 _ = stop.changed() => return false,
+                () = &mut drop_at, if self.drop_at.is_some() => {
+                    self.drop_at = None;
+                    if !self.drop_and_resume().await {
+                        return true;
+                    }
+                    // Slots that fell while offline are not sent late.
+                    let mut missed = 0;
+                    while due <= Instant::now() {
+                        nominal += period;
+                        due = clock::align(grid.as_ref(), nominal);
+                        missed += 1;
+                    }
+                    self.shared.resumes.offline_slots(missed);
+                    tick.as_mut().reset(due);
+                }
                 () = &mut tick => {
                     // Every send already due goes out in one batch with a
                     // single flush, so a generator running behind (or a high
@@ -411,7 +439,9 @@ impl Player<'_> {
         self.seq += 1;
         let seq = Some(self.seq);
         let mix = self.shared.cfg.mix;
-        if !self.echo {
+        // Drivers only move: above cycling speed the game server wants a
+        // passenger's confirmation for catches and spins.
+        if !self.echo && self.walker.mobility() != crate::walker::Mobility::Drive {
             let roll: f64 = self.walker.rng().random();
             if roll < mix.catch_share {
                 let here = self.walker.true_pos();

@@ -193,6 +193,27 @@ pub struct Throughput {
     pub received_per_s: f64,
 }
 
+/// Drops and resumes (`--drop-share`), see [`crate::resume`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResumeReport {
+    /// Players whose socket dropped.
+    pub dropped: u64,
+    /// Players back with a new socket.
+    pub resumed: u64,
+    /// Failed resumes by reason.
+    pub failures: BTreeMap<String, u64>,
+    /// Time from the drop to the new socket's `welcome`.
+    pub resume_ms: Percentiles,
+    /// Requests in flight at a drop (never answered; not timeouts).
+    pub unanswered_at_drop: u64,
+    /// Scheduled sends that fell while offline (not sent).
+    pub offline_slots: u64,
+    /// Players dropped in a raid, and those the server put back into it.
+    pub raids_dropped: u64,
+    /// See `raids_dropped`.
+    pub raids_rejoined: u64,
+}
+
 /// The whole JSON report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -250,6 +271,9 @@ pub struct Report {
     pub slo: Option<SloReport>,
     /// Per-second time series.
     pub series: Vec<SeriesPoint>,
+    /// Drops and resumes, when `--drop-share` asked for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<ResumeReport>,
 }
 
 /// Facts about the run that are not in the recorder.
@@ -259,6 +283,8 @@ pub struct RunFacts {
     pub wall_s: f64,
     /// Generator overhead figures (send lag is filled in from the totals).
     pub generator: GeneratorReport,
+    /// Drops and resumes (reported when `--drop-share` asked for them).
+    pub resume: Option<crate::resume::ResumeTotals>,
 }
 
 impl Report {
@@ -329,6 +355,22 @@ impl Report {
                 .entry(format!("connect:{reason}"))
                 .or_default() += n;
         }
+        let resume = facts.resume.as_ref().filter(|_| cfg.mix.drop_share > 0.0);
+        for &(reason, n) in resume.iter().flat_map(|r| &r.failures) {
+            *errors_by_code
+                .entry(format!("resume:{reason}"))
+                .or_default() += n;
+        }
+        let resume = resume.map(|r| ResumeReport {
+            dropped: r.dropped,
+            resumed: r.resumed,
+            failures: r.failures.iter().map(|&(k, n)| (k.to_owned(), n)).collect(),
+            resume_ms: Percentiles::from_micros(&r.time),
+            unanswered_at_drop: r.unanswered,
+            offline_slots: r.offline_slots,
+            raids_dropped: r.raids_dropped,
+            raids_rejoined: r.raids_rejoined,
+        });
         let errors = errors_by_code.values().sum();
         let mut outcomes: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for &(kind, outcome, n) in &totals.outcomes {
@@ -381,6 +423,7 @@ impl Report {
             generator,
             slo,
             series,
+            resume,
         }
     }
 
@@ -492,6 +535,20 @@ impl Report {
             let _ = write!(overhead, "; host load {a:.2} -> {b:.2}");
         }
         let _ = writeln!(s, "{overhead}");
+        if let Some(r) = &self.resume {
+            let _ = writeln!(
+                s,
+                "resume: {} dropped, {} back in p50 {:.1} ms p99 {:.1} ms max {:.1} ms; {} unanswered at the drop; raids {}/{} rejoined",
+                r.dropped,
+                r.resumed,
+                r.resume_ms.p50,
+                r.resume_ms.p99,
+                r.resume_ms.max,
+                r.unanswered_at_drop,
+                r.raids_rejoined,
+                r.raids_dropped
+            );
+        }
         if let Some(slo) = &self.slo {
             let _ = writeln!(
                 s,

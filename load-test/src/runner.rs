@@ -19,6 +19,9 @@ use crate::procinfo;
 use crate::report::{GeneratorReport, Percentiles, Report, RunFacts, SeriesPoint};
 use crate::stats::{QuickCounts, Stats};
 
+/// Longest resume time the report's histogram holds (2 min).
+const RESUME_MAX_US: u64 = 120_000_000;
+
 /// Which part of the run a progress line is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -148,6 +151,7 @@ pub async fn run_on_grid(
         endpoints,
         http,
         stats,
+        resumes: crate::resume::Resumes::new(RESUME_MAX_US)?,
         cfg,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -220,6 +224,7 @@ pub async fn run_on_grid(
     });
     let facts = RunFacts {
         wall_s,
+        resume: Some(shared.resumes.totals()),
         generator: GeneratorReport {
             cpu_s,
             cpu_cores: cpu_s.map(|c| c / wall_s.max(1e-9)),

@@ -29,12 +29,20 @@ async fn run(cfg: Config) -> Report {
         .unwrap()
 }
 
+/// The tests in this file measure latency to the millisecond, and two of
+/// them burn CPU (sixty walkers, half an hour of simulated time). On a
+/// two-core machine, running them side by side doubles the measured
+/// delays, so each test holds this lock for its whole run. It is a tokio
+/// lock so that a failed test does not poison the others.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn within(v: f64, lo: f64, hi: f64, what: &str) {
     assert!((lo..=hi).contains(&v), "{what} = {v}, expected {lo}..={hi}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixed_delay_shows_in_every_percentile_and_the_report_has_its_shape() {
+    let _serial = SERIAL.lock().await;
     let server = common::start(Behaviour {
         delay: Duration::from_millis(20),
         match_delay: Duration::from_millis(300),
@@ -141,6 +149,7 @@ async fn fixed_delay_shows_in_every_percentile_and_the_report_has_its_shape() {
 /// slow sample per player).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_two_second_stall_shows_at_p90_and_max() {
+    let _serial = SERIAL.lock().await;
     let server = common::start(Behaviour {
         delay: Duration::from_millis(2),
         stall: Some((Duration::from_millis(1300), Duration::from_secs(2))),
@@ -165,6 +174,7 @@ async fn a_two_second_stall_shows_at_p90_and_max() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unanswered_requests_are_timeouts_and_count_in_the_percentiles() {
+    let _serial = SERIAL.lock().await;
     let server = common::start(Behaviour {
         ignore_locations: true,
         ..Behaviour::default()
@@ -192,6 +202,7 @@ async fn unanswered_requests_are_timeouts_and_count_in_the_percentiles() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_hellos_are_connection_failures() {
+    let _serial = SERIAL.lock().await;
     let server = common::start(Behaviour {
         refuse_hello: true,
         ..Behaviour::default()
@@ -203,10 +214,67 @@ async fn refused_hellos_are_connection_failures() {
     assert_eq!(report.errors, 3);
 }
 
+/// Every player drops its socket once mid-run (no close frame) and comes
+/// back with the same token, and the server holds each resume's welcome
+/// for 500 ms: every drop resumes, the resume time shows the wait, and the
+/// slots that fell while offline are not sent late (they would put half a
+/// second into the location latency).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_players_resume_and_their_time_offline_is_not_latency() {
+    let _serial = SERIAL.lock().await;
+    let server = common::start(Behaviour {
+        delay: Duration::from_millis(20),
+        resume_delay: Duration::from_millis(500),
+        ..Behaviour::default()
+    })
+    .await;
+    let mut cfg = config(&server, 20, 10.0, 6.0);
+    cfg.mix.drop_share = 1.0;
+    cfg.mix.lobby_share = 0.0;
+    let report = run(cfg).await;
+    let r = report.resume.as_ref().expect("a resume section");
+    assert_eq!((r.dropped, r.resumed), (20, 20), "{r:?}");
+    assert!(r.failures.is_empty(), "{r:?}");
+    assert_eq!(r.resume_ms.count, 20);
+    within(r.resume_ms.p50, 500.0, 800.0, "resume p50 ms");
+    assert!(
+        r.offline_slots >= 20 * 4,
+        "about 5 slots each fell offline: {r:?}"
+    );
+    let seen = &server.seen;
+    assert_eq!(
+        seen.play_hellos.load(std::sync::atomic::Ordering::Relaxed),
+        40
+    );
+    assert_eq!(
+        seen.ended_without_close
+            .load(std::sync::atomic::Ordering::Relaxed),
+        20,
+        "each drop ended its socket with no close frame"
+    );
+    assert_eq!(report.errors, 0, "{:?}", report.errors_by_code);
+    assert_eq!(report.disconnected, 0);
+    within(
+        report.latency_ms.location.p99,
+        19.0,
+        150.0,
+        "location p99 ms",
+    );
+    assert!(
+        report
+            .summary_table()
+            .contains("resume: 20 dropped, 20 back")
+    );
+    // Without --drop-share there is no section.
+    let plain = run(config(&server, 2, 5.0, 1.0)).await;
+    assert!(plain.resume.is_none());
+}
+
 /// Walkers (a third driving, a third cycling) against a server that flags
 /// anything faster than 50 m/s beyond 15 m of GPS noise.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn walkers_never_trip_the_movement_check() {
+    let _serial = SERIAL.lock().await;
     let server = common::start(Behaviour::default()).await;
     let mut cfg = config(&server, 60, 10.0, 3.0);
     cfg.region = load_test::geo::Region::DEMO;
@@ -234,6 +302,7 @@ async fn walkers_never_trip_the_movement_check() {
 /// of walking, cycling and driving at 1 update/s.
 #[tokio::test(start_paused = true)]
 async fn walkers_never_trip_the_movement_check_over_half_an_hour_of_simulated_time() {
+    let _serial = SERIAL.lock().await;
     let server = common::start(Behaviour::default()).await;
     let mut cfg = config(&server, 12, 1.0, 1800.0);
     cfg.region = load_test::geo::Region::DEMO;
@@ -260,6 +329,7 @@ async fn walkers_never_trip_the_movement_check_over_half_an_hour_of_simulated_ti
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calibration_drives_the_in_process_echo_server() {
+    let _serial = SERIAL.lock().await;
     let cfg = Config::new(Target::Calibrate, 10, 50.0, Duration::from_secs(1));
     let report = run(cfg).await;
     assert_eq!(report.target_kind, "echo");
@@ -287,6 +357,7 @@ async fn binary(args: &[&str]) -> (i32, String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slo_sets_the_exit_code_and_outputs_are_written() {
+    let _serial = SERIAL.lock().await;
     let server = common::start(Behaviour {
         delay: Duration::from_millis(20),
         ..Behaviour::default()
@@ -341,6 +412,7 @@ async fn slo_sets_the_exit_code_and_outputs_are_written() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_and_connection_errors_exit_2() {
+    let _serial = SERIAL.lock().await;
     let (code, _, stderr) = binary(&[
         "--url",
         "http://127.0.0.1:1",
@@ -388,6 +460,7 @@ async fn usage_and_connection_errors_exit_2() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_server_subcommand_serves_the_generator() {
+    let _serial = SERIAL.lock().await;
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_load-test"))
         .args(["echo-server", "--listen", "127.0.0.1:0"])

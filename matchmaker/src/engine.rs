@@ -172,15 +172,7 @@ impl Lobby {
     /// Ends a session (the game server calls this when the encounter is
     /// over), so its players may queue again. Returns whether it was running.
     pub async fn end_session(&self, session_id: &str) -> Result<bool, MatchError> {
-        let state = &self.inner.state;
-        let Some(s) = state.session(session_id).await? else {
-            return Ok(false);
-        };
-        let ended = state.end_sessions(&[s]).await?.first() == Some(&true);
-        if ended {
-            metrics::gauge!("geogame_lobby_sessions_running").decrement(1.0);
-        }
-        Ok(ended)
+        crate::release::end_in(&self.inner.state, session_id).await
     }
 
     /// How many tickets are open.

@@ -11,6 +11,10 @@
 //!   has one code path. On Redis every state change is a Lua script, one
 //!   process at a time holds the matching lease, and match results go out
 //!   on a Redis stream that every process reads to reach its own sockets.
+//! - `matchlog`: each formed match as `match_formed` events in the store's
+//!   outbox, the same in both deployments.
+//! - `release`: [`SessionRelease`], how a game server ends a session so
+//!   its players can queue again, in process or on Redis.
 //! - `registry`: [`Registry`] of live game servers (heartbeats, room).
 //! - `socket` and `hub`: the WebSocket handler and the sockets by player.
 //! - `standalone`: flags and wiring of the `matchmaker` binary.
@@ -31,10 +35,12 @@ mod config;
 mod engine;
 mod error;
 mod hub;
+mod matchlog;
 mod model;
 mod pois;
 mod redis_util;
 mod registry;
+mod release;
 mod rules;
 mod runner;
 mod socket;
@@ -44,6 +50,8 @@ pub use backend::Backend;
 pub use config::MatchConfig;
 pub use engine::{Lobby, OnMatch, TickReport};
 pub use error::MatchError;
+pub use matchlog::{match_events, outbox_log};
 pub use model::MatchRecord;
 pub use pois::{PoiDirectory, PoiTable};
 pub use registry::{MemoryRegistry, RedisRegistry, Registry, ServerInfo, ServerRoom};
+pub use release::SessionRelease;

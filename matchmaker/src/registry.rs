@@ -11,24 +11,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use serde::{Deserialize, Serialize};
 
 use crate::model::{ms, now_ms};
 use crate::redis_util::{Keys, bounded, connect};
 use crate::{MatchConfig, MatchError};
 
-/// What a game server reports about itself in each heartbeat.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServerInfo {
-    /// Unique server id (goes into session tokens).
-    pub id: String,
-    /// Public WebSocket URL players connect to (goes into `match_found`).
-    pub ws_url: String,
-    /// Most sessions the server hosts at once.
-    pub capacity: u32,
-    /// Sessions it hosts now.
-    pub load: u32,
-}
+use protocol::registry::Heartbeat as Entry;
+pub use protocol::registry::ServerInfo;
 
 /// A live server and how many more sessions it can take right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,12 +28,6 @@ pub struct ServerRoom {
     pub reserved: u32,
     /// `capacity - load - reserved`, never below zero.
     pub room: u32,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Entry {
-    info: ServerInfo,
-    heartbeat_ms: i64,
 }
 
 /// The game-server registry, in memory or on Redis. Cheap to clone.

@@ -5,7 +5,6 @@
 //! protocol logic does not depend on a real TCP socket.
 
 use std::collections::HashSet;
-use std::time::Instant;
 
 use axum::Router;
 use axum::extract::State;
@@ -14,15 +13,11 @@ use axum::response::Response;
 use axum::routing::get;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use protocol::ErrorCode;
+use protocol::close::{GOING_AWAY, POLICY, TOO_BIG, UNSUPPORTED};
 use protocol::lobby::{LobbyClientMessage, LobbyServerMessage};
+use service_kit::{RateDecision, RateLimiter};
 
 use crate::Lobby;
-
-/// Close codes of the contract.
-const GOING_AWAY: u16 = 1001;
-const UNSUPPORTED: u16 = 1003;
-const POLICY: u16 = 1008;
-const TOO_BIG: u16 = 1009;
 
 /// Per-socket read and write buffer of the transport.
 const SOCKET_BUFFER: usize = 4 * 1024;
@@ -66,9 +61,7 @@ enum End {
 struct Conn<S> {
     lobby: Lobby,
     ws: S,
-    tokens: f64,
-    refilled: Instant,
-    strikes: u32,
+    limiter: RateLimiter,
 }
 
 /// Serves one socket to its end.
@@ -76,14 +69,14 @@ pub(crate) async fn serve<S>(lobby: Lobby, ws: S)
 where
     S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Unpin,
 {
-    let burst = lobby.inner.cfg.rate_burst;
-    let mut conn = Conn {
-        lobby,
-        ws,
-        tokens: burst,
-        refilled: Instant::now(),
-        strikes: 0,
-    };
+    let cfg = &lobby.inner.cfg;
+    let limiter = RateLimiter::new(
+        cfg.rate_per_s,
+        cfg.rate_burst,
+        cfg.flood_strikes,
+        tokio::time::Instant::now(),
+    );
+    let mut conn = Conn { lobby, ws, limiter };
     let end = match conn.hello().await {
         Ok(player) => conn.run(&player).await,
         Err(end) => end,
@@ -120,8 +113,15 @@ where
             };
             match LobbyClientMessage::decode(&text) {
                 Err(e) => {
-                    self.send(&LobbyServerMessage::error(e.seq, e.code(), e.to_string()))
-                        .await?
+                    // As on `/v1/play`: a hello that does not decode is an
+                    // authentication failure, not a request to answer.
+                    let msg = LobbyServerMessage::error(
+                        e.seq,
+                        ErrorCode::Unauthorized,
+                        format!("bad hello: {e}"),
+                    );
+                    self.send(&msg).await?;
+                    return Err(End::Close(POLICY, "bad hello"));
                 }
                 Ok(LobbyClientMessage::Hello { token }) => match inner.key.verify_player(&token) {
                     Ok(claims) => {
@@ -244,12 +244,17 @@ where
         let text = match m {
             None | Some(Ok(Message::Close(_))) => return Err(End::Gone),
             Some(Err(e)) => {
-                // The transport refuses frames far above the limit itself.
-                let s = e.to_string();
-                if s.contains("Space limit exceeded") || s.contains("too long") {
-                    return Err(End::Close(TOO_BIG, "message too big"));
-                }
-                return Err(End::Gone);
+                // The transport refuses frames far above the limit, and
+                // protocol faults, itself; the client is told which.
+                let closing = e
+                    .into_inner()
+                    .downcast::<service_kit::wsclose::WsError>()
+                    .ok()
+                    .and_then(|ws| service_kit::wsclose::read_close(&ws));
+                return Err(match closing {
+                    Some((code, reason)) => End::Close(code, reason),
+                    None => End::Gone,
+                });
             }
             Some(Ok(Message::Binary(_))) => {
                 return Err(End::Close(UNSUPPORTED, "binary frames are not supported"));
@@ -260,33 +265,18 @@ where
         if text.len() > cfg.max_frame_bytes {
             return Err(End::Close(TOO_BIG, "message too big"));
         }
-        if !self.take_token() {
-            self.strikes += 1;
-            if self.strikes > cfg.flood_strikes {
-                return Err(End::Close(POLICY, "flood"));
+        match self.limiter.check(tokio::time::Instant::now()) {
+            RateDecision::Allow => Ok(Some(text.as_str().to_owned())),
+            RateDecision::Disconnect => Err(End::Close(POLICY, "flood")),
+            RateDecision::Refuse => {
+                // One warning per run of refusals: the lobby's requests are
+                // rare, so a client that floods it is told once.
+                if self.limiter.strikes() == 1 {
+                    let msg = LobbyServerMessage::error(None, ErrorCode::RateLimited, "slow down");
+                    self.send(&msg).await?;
+                }
+                Ok(None)
             }
-            if self.strikes == 1 {
-                let msg = LobbyServerMessage::error(None, ErrorCode::RateLimited, "slow down");
-                self.send(&msg).await?;
-            }
-            return Ok(None);
-        }
-        self.strikes = 0;
-        Ok(Some(text.as_str().to_owned()))
-    }
-
-    /// Token bucket: `rate_per_s` sustained, `rate_burst` at once.
-    fn take_token(&mut self) -> bool {
-        let cfg = &self.lobby.inner.cfg;
-        let now = Instant::now();
-        let refill = now.duration_since(self.refilled).as_secs_f64() * cfg.rate_per_s;
-        self.tokens = (self.tokens + refill).min(cfg.rate_burst);
-        self.refilled = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
         }
     }
 

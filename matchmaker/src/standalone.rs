@@ -4,7 +4,6 @@
 //! The standalone process exists to scale out, so it always keeps its
 //! state on Redis; `geogame up` runs the in-memory matchmaker instead.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,8 +11,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use axum::serve::ListenerExt;
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use protocol::token::TokenKey;
 use tokio_util::sync::CancellationToken;
 
@@ -42,7 +39,11 @@ pub struct Args {
     /// PostgreSQL (or `sqlite:PATH`) database the POIs are read from (required).
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
-    /// File holding the token signing secret (else env GEOGAME_TOKEN_SECRET).
+    /// Token signing secret shared with the game servers (at least 32
+    /// bytes), as `game-server` takes it.
+    #[arg(long, env = "GEOGAME_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
+    /// File holding the token signing secret, instead of --token-secret.
     #[arg(long)]
     pub token_secret_file: Option<PathBuf>,
     /// Id of this process, sent in `welcome` (default: random).
@@ -66,6 +67,9 @@ pub struct Args {
     /// Ticket lifetime, seconds.
     #[arg(long, default_value_t = 120.0)]
     pub ticket_ttl_s: f64,
+    /// Flags every listener shares (`--cors-origin`).
+    #[command(flatten)]
+    pub http: service_kit::HttpFlags,
     /// Interval of the matching loop, milliseconds.
     #[arg(long, default_value_t = 100)]
     pub tick_ms: u64,
@@ -82,8 +86,14 @@ pub enum SettingsError {
     /// No database given.
     #[error("--database-url (or DATABASE_URL) is required: raid POIs are read from it")]
     NoDatabase,
+    /// A `--cors-origin` is not an origin, or `--tls-cert`/`--tls-key`
+    /// do not load.
+    #[error("{0}")]
+    Cors(String),
     /// No secret given.
-    #[error("no token secret: pass --token-secret-file PATH or set GEOGAME_TOKEN_SECRET")]
+    #[error(
+        "no token secret: pass --token-secret, --token-secret-file PATH or set GEOGAME_TOKEN_SECRET"
+    )]
     NoSecret,
     /// The secret file could not be read.
     #[error("cannot read token secret file {path}: {source}")]
@@ -123,11 +133,15 @@ pub struct Settings {
     pub poi_refresh: Duration,
     /// Rules and bounds.
     pub cfg: MatchConfig,
+    /// Origins whose pages may call this service.
+    pub cors: service_kit::Cors,
+    /// HTTPS and wss:// when given.
+    pub tls: Option<service_kit::tls::TlsFiles>,
 }
 
 impl Args {
-    /// Checks the flags; `env_secret` is `GEOGAME_TOKEN_SECRET`, if set.
-    pub fn settings(self, env_secret: Option<String>) -> Result<Settings, SettingsError> {
+    /// Checks the flags.
+    pub fn settings(self) -> Result<Settings, SettingsError> {
         let redis_url = self
             .redis_url
             .filter(|u| !u.is_empty())
@@ -136,7 +150,7 @@ impl Args {
             .database_url
             .filter(|u| !u.is_empty())
             .ok_or(SettingsError::NoDatabase)?;
-        let secret = match (&self.token_secret_file, env_secret) {
+        let secret = match (&self.token_secret_file, self.token_secret.clone()) {
             (Some(path), _) => std::fs::read(path)
                 .map(|mut b| {
                     // A trailing newline from `echo` is not part of the secret.
@@ -164,6 +178,8 @@ impl Args {
             ..MatchConfig::default()
         };
         cfg.validate()?;
+        let cors = self.http.cors().map_err(SettingsError::Cors)?;
+        let tls = self.http.tls().map_err(SettingsError::Cors)?;
         Ok(Settings {
             listen: self.listen,
             redis_url,
@@ -175,116 +191,54 @@ impl Args {
                 .unwrap_or_else(|| format!("matchmaker-{}", uuid::Uuid::new_v4().simple())),
             poi_refresh: Duration::from_secs(self.poi_refresh_s.max(1)),
             cfg,
+            cors,
+            tls,
         })
     }
 }
 
-/// Installs the Prometheus recorder, with real buckets for the lobby's
-/// histograms.
-pub fn install_metrics() -> Result<PrometheusHandle, MatchError> {
-    let seconds = [
-        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
-    ];
-    PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Prefix("geogame_".into()), &seconds)
-        .and_then(|b| b.install_recorder())
-        .map_err(|e| MatchError::Config(format!("metrics: {e}")))
-}
-
 /// Serves the lobby on Redis until `shutdown`, then closes sockets with
-/// 1001 and returns.
+/// 1001 and returns. `on_bound` hears the bound address (port 0 works).
 pub async fn serve(
     s: Settings,
     pois: Arc<PoiTable>,
-    metrics: PrometheusHandle,
+    db: store::Db,
     shutdown: CancellationToken,
+    on_bound: impl FnOnce(SocketAddr),
 ) -> Result<(), MatchError> {
+    let _ = service_kit::telemetry::prometheus();
     let registry = Registry::redis(&s.redis_url, &s.redis_prefix, &s.cfg).await?;
     let backend = Backend::Redis {
         url: s.redis_url.clone(),
         prefix: s.redis_prefix.clone(),
     };
-    let on_match = Arc::new(|m: &crate::MatchRecord| {
-        tracing::info!(session = %m.session_id, players = m.players.len(), server = %m.server_id, "session formed");
-    });
+    // Regression: the standalone matchmaker used to only log a formed
+    // match, so `summary.matches` stayed 0 when scaled out.
+    let on_match = crate::outbox_log(db, s.server_id.clone());
     let lobby = Lobby::new(s.cfg, backend, registry, s.key, pois, on_match, s.server_id).await?;
-    let upkeep = metrics.clone();
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(move || async move { metrics.render() }))
+        .route("/metrics", get(service_kit::telemetry::metrics_handler))
         .merge(lobby.router());
+    let app = s.cors.apply(app);
     let listener = tokio::net::TcpListener::bind(s.listen)
         .await
         .map_err(|e| MatchError::Config(format!("cannot listen on {}: {e}", s.listen)))?;
-    tracing::info!(addr = %s.listen, "matchmaker listening");
-    let http = tokio::spawn({
-        let stop = shutdown.clone();
-        async move {
-            // Lobby pushes are small frames; see the game server's listener
-            // on why Nagle's algorithm is off.
-            let listener = listener.tap_io(|tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::debug!(error = %e, "TCP_NODELAY not set");
-                }
-            });
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-        }
-    });
-    every(Duration::from_secs(5), shutdown.clone(), move || {
-        upkeep.run_upkeep();
-        async {}
-    });
+    let addr = listener
+        .local_addr()
+        .map_err(|e| MatchError::Config(format!("cannot read the bound address: {e}")))?;
+    tracing::info!(%addr, "matchmaker listening");
+    on_bound(addr);
+    let http = tokio::spawn(service_kit::serve_with(
+        listener,
+        app,
+        shutdown.clone(),
+        Duration::from_secs(8),
+        s.tls.clone(),
+    ));
     lobby.run(shutdown).await;
     let _ = http.await;
     Ok(())
-}
-
-/// Runs `f` every `period` until `shutdown` (e.g. POI reloads).
-pub fn every<F, Fut>(period: Duration, shutdown: CancellationToken, mut f: F)
-where
-    F: FnMut() -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send,
-{
-    tokio::spawn(async move {
-        let mut interval = tokio::time::interval(period);
-        interval.tick().await;
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                _ = interval.tick() => f().await,
-            }
-        }
-    });
-}
-
-/// Cancels `shutdown` on SIGINT or SIGTERM.
-pub fn cancel_on_signal(shutdown: CancellationToken) {
-    tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                        let _ = ctrl_c.await;
-                        shutdown.cancel();
-                        return;
-                    }
-                };
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
-        tracing::info!("shutting down");
-        shutdown.cancel();
-    });
 }
 
 #[cfg(test)]
@@ -296,7 +250,17 @@ mod tests {
     fn args(extra: &[&str]) -> Args {
         let mut v = vec!["matchmaker"];
         v.extend_from_slice(extra);
-        Args::try_parse_from(v).unwrap()
+        let mut a = Args::try_parse_from(v).unwrap();
+        // The environment of the test process must not supply a secret.
+        if !extra.contains(&"--token-secret") {
+            a.token_secret = None;
+        }
+        a
+    }
+
+    fn with_secret(mut a: Args, secret: Option<&str>) -> Args {
+        a.token_secret = secret.map(str::to_owned);
+        a
     }
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -304,7 +268,7 @@ mod tests {
     #[test]
     fn refuses_to_start_without_redis() {
         let a = args(&["--database-url", "postgres://x"]);
-        let e = a.settings(Some(SECRET.into())).unwrap_err();
+        let e = with_secret(a, Some(SECRET)).settings().unwrap_err();
         assert!(matches!(e, SettingsError::NoRedis));
         assert!(e.to_string().contains("--redis-url"));
     }
@@ -313,14 +277,17 @@ mod tests {
     fn needs_a_database_and_a_strong_secret() {
         let a = args(&["--redis-url", "redis://x"]);
         assert!(matches!(
-            a.settings(Some(SECRET.into())),
+            with_secret(a, Some(SECRET)).settings(),
             Err(SettingsError::NoDatabase)
         ));
         let a = args(&["--redis-url", "redis://x", "--database-url", "postgres://x"]);
-        assert!(matches!(a.settings(None), Err(SettingsError::NoSecret)));
+        assert!(matches!(
+            with_secret(a, None).settings(),
+            Err(SettingsError::NoSecret)
+        ));
         let a = args(&["--redis-url", "redis://x", "--database-url", "postgres://x"]);
         assert!(matches!(
-            a.settings(Some("short".into())),
+            with_secret(a, Some("short")).settings(),
             Err(SettingsError::Secret(_))
         ));
     }
@@ -337,7 +304,7 @@ mod tests {
             "--lobby-wait-s",
             "5",
         ]);
-        let s = a.settings(Some(SECRET.into())).unwrap();
+        let s = with_secret(a, Some(SECRET)).settings().unwrap();
         assert_eq!(s.cfg.raid_max, 10);
         assert_eq!(s.cfg.lobby_wait, Duration::from_secs(5));
         let a = args(&[
@@ -349,7 +316,7 @@ mod tests {
             "30",
         ]);
         assert!(matches!(
-            a.settings(Some(SECRET.into())),
+            with_secret(a, Some(SECRET)).settings(),
             Err(SettingsError::Rules(_))
         ));
     }

@@ -144,6 +144,7 @@ pub(crate) fn decode_play(text: &str) -> Result<ClientMessage, DecodeError> {
         "raid_catch" => "raid_catch",
         "leave_session" => "leave_session",
         "ping" => "ping",
+        "passenger" => "passenger",
         other => return Err(DecodeError::new(seq, K::UnknownType(truncate(other)))),
     };
     let c = Checker { seq, ty: static_ty };
@@ -186,6 +187,7 @@ pub(crate) fn decode_play(text: &str) -> Result<ClientMessage, DecodeError> {
         "attack" => ClientMessage::Attack { seq },
         "raid_catch" => ClientMessage::RaidCatch { seq },
         "leave_session" => ClientMessage::LeaveSession { seq },
+        "passenger" => ClientMessage::Passenger { seq },
         _ => ClientMessage::Ping { seq },
     })
 }

@@ -47,7 +47,8 @@ impl Serialize for PlayFrame<'_> {
             | ClientMessage::Attack { .. }
             | ClientMessage::RaidCatch { .. }
             | ClientMessage::LeaveSession { .. }
-            | ClientMessage::Ping { .. } => {}
+            | ClientMessage::Ping { .. }
+            | ClientMessage::Passenger { .. } => {}
         }
         m.end()
     }

@@ -25,6 +25,12 @@ pub enum ErrorCode {
     /// The request conflicts with the player's current state, e.g. a
     /// second open ticket or a session the player is not a member of.
     Conflict,
+    /// The player moves faster than the passenger speed: a catch or spin
+    /// needs a `passenger` confirmation first.
+    PassengerRequired,
+    /// The player is suspended or banned for repeated impossible movement
+    /// (`hello` refused, or the socket closed, with 1008).
+    Suspended,
 }
 
 impl ErrorCode {
@@ -40,6 +46,8 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::TooFar => "too_far",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::PassengerRequired => "passenger_required",
+            ErrorCode::Suspended => "suspended",
         }
     }
 }

@@ -63,6 +63,13 @@ pub enum ClientMessage {
         /// Request sequence number, echoed in the reply.
         seq: Option<u64>,
     },
+    /// The player confirms they are a passenger, not the driver: catches
+    /// and spins are allowed above the passenger speed until they slow
+    /// down again. Answered with `passenger_confirmed`.
+    Passenger {
+        /// Request sequence number, echoed in the reply.
+        seq: Option<u64>,
+    },
 }
 
 impl ClientMessage {
@@ -83,7 +90,8 @@ impl ClientMessage {
             | ClientMessage::Attack { seq }
             | ClientMessage::RaidCatch { seq }
             | ClientMessage::LeaveSession { seq }
-            | ClientMessage::Ping { seq } => *seq,
+            | ClientMessage::Ping { seq }
+            | ClientMessage::Passenger { seq } => *seq,
         }
     }
 
@@ -100,6 +108,7 @@ impl ClientMessage {
             ClientMessage::RaidCatch { .. } => "raid_catch",
             ClientMessage::LeaveSession { .. } => "leave_session",
             ClientMessage::Ping { .. } => "ping",
+            ClientMessage::Passenger { .. } => "passenger",
         }
     }
 
@@ -378,6 +387,18 @@ pub enum CatchOutcome {
     TooFar,
 }
 
+impl CatchOutcome {
+    /// The name on the wire, also an analytics event's `outcome`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CatchOutcome::Caught => "caught",
+            CatchOutcome::Fled => "fled",
+            CatchOutcome::Gone => "gone",
+            CatchOutcome::TooFar => "too_far",
+        }
+    }
+}
+
 /// The outcome of a `spin`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -390,6 +411,17 @@ pub enum SpinOutcome {
     TooFar,
 }
 
+impl SpinOutcome {
+    /// The name on the wire, also an analytics event's `outcome`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpinOutcome::Ok => "ok",
+            SpinOutcome::Cooldown => "cooldown",
+            SpinOutcome::TooFar => "too_far",
+        }
+    }
+}
+
 /// Why a creature went away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -400,6 +432,17 @@ pub enum DespawnReason {
     Expired,
     /// An operator's exclusion zone now covers it.
     Excluded,
+}
+
+impl DespawnReason {
+    /// The name on the wire, also an analytics despawn's `outcome`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DespawnReason::Caught => "caught",
+            DespawnReason::Expired => "expired",
+            DespawnReason::Excluded => "excluded",
+        }
+    }
 }
 
 /// A creature in a player's collection.
@@ -555,6 +598,12 @@ pub enum ServerMessage {
     },
     /// The answer to `ping`.
     Pong {
+        /// Echo of the request's `seq`.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        seq: Option<u64>,
+    },
+    /// The answer to `passenger`.
+    PassengerConfirmed {
         /// Echo of the request's `seq`.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         seq: Option<u64>,

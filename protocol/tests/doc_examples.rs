@@ -180,7 +180,8 @@ fn every_message_type_has_an_example() {
             "attack",
             "raid_catch",
             "leave_session",
-            "ping"
+            "ping",
+            "passenger"
         ])
     );
     assert_eq!(
@@ -198,6 +199,7 @@ fn every_message_type_has_an_example() {
             "session_ended",
             "session_left",
             "pong",
+            "passenger_confirmed",
             "shutdown",
             "error"
         ])

@@ -1,6 +1,5 @@
 //! Points of interest: the type, GeoJSON import (Feature or FeatureCollection of Points) and export.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::hash::StableHasher;
@@ -8,7 +7,7 @@ use crate::json;
 use crate::zone::Axis;
 
 /// A point of interest where creatures spawn. Sponsored places carry a higher weight.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Poi {
     /// Unique id.
     pub id: String,

@@ -2,7 +2,7 @@
 //! migrations, and the internal macros that run one statement on either
 //! pool.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -101,7 +101,63 @@ impl Default for PgConfig {
     }
 }
 
+/// Where a database URL points: the one parser every binary uses, so that
+/// `--database-url` means the same thing to each of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbUrl {
+    /// `postgres://…` or `postgresql://…`.
+    Postgres(String),
+    /// `sqlite://PATH`, `sqlite:PATH`, or a bare file path.
+    Sqlite(PathBuf),
+}
+
+impl DbUrl {
+    /// Reads a database URL. An empty one, or an unknown scheme
+    /// (`mysql://…`), is refused rather than taken for a file name.
+    pub fn parse(url: &str) -> Result<DbUrl, StoreError> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DbUrl::Postgres(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.is_empty() {
+            return Err(StoreError::Query("the database url is empty".into()));
+        }
+        if path.contains("://") {
+            return Err(StoreError::Query(format!(
+                "unsupported database url {:?}: use postgres://, sqlite:PATH or a file path",
+                redact(url)
+            )));
+        }
+        Ok(DbUrl::Sqlite(PathBuf::from(path)))
+    }
+}
+
+/// `url` without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}@{}", &url[..s + 3], user, &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 impl Db {
+    /// Opens the database a URL names (see [`DbUrl::parse`]): PostgreSQL
+    /// for `postgres://`, else SQLite at the path.
+    pub async fn open(url: &str) -> Result<Db, StoreError> {
+        match DbUrl::parse(url)? {
+            DbUrl::Postgres(u) => Db::connect_postgres(&u).await,
+            DbUrl::Sqlite(path) => Db::open_sqlite(&path).await,
+        }
+    }
+
     /// Opens (creating it and its folder if missing) the SQLite database at
     /// `path` with default settings, and applies the migrations.
     pub async fn open_sqlite(path: &Path) -> Result<Db, StoreError> {
@@ -221,4 +277,56 @@ pub(crate) fn now_ms() -> i64 {
 /// and is an error to PostgreSQL, so both get zero rows instead.
 pub(crate) fn clamp_limit(limit: i64) -> i64 {
     limit.max(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_parser_reads_every_form_of_database_url() {
+        // Regression: three parsers disagreed, and the matchmaker took
+        // `sqlite://PATH` for a PostgreSQL URL.
+        let sqlite = |p: &str| DbUrl::Sqlite(PathBuf::from(p));
+        assert_eq!(
+            DbUrl::parse("sqlite:///tmp/g.db").unwrap(),
+            sqlite("/tmp/g.db")
+        );
+        assert_eq!(DbUrl::parse("sqlite://g.db").unwrap(), sqlite("g.db"));
+        assert_eq!(
+            DbUrl::parse("sqlite:/tmp/g.db").unwrap(),
+            sqlite("/tmp/g.db")
+        );
+        assert_eq!(DbUrl::parse("data/g.db").unwrap(), sqlite("data/g.db"));
+        for pg in ["postgres://u@h/db", "postgresql://u:p@h:5432/db"] {
+            assert_eq!(DbUrl::parse(pg).unwrap(), DbUrl::Postgres(pg.into()));
+        }
+        assert!(DbUrl::parse("").is_err());
+        assert!(DbUrl::parse("sqlite:").is_err());
+        let e = DbUrl::parse("mysql://root:hunter2@h/db").unwrap_err();
+        assert!(e.to_string().contains("unsupported"), "{e}");
+        assert!(
+            !e.to_string().contains("hunter2"),
+            "the password is not echoed: {e}"
+        );
+    }
+
+    #[test]
+    fn redact_drops_the_password_only() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u@h:5432/db"
+        );
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(redact("redis://:pw@h"), "redis://@h");
+    }
+
+    #[tokio::test]
+    async fn open_by_url_opens_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("x.db").display());
+        let db = Db::open(&url).await.unwrap();
+        assert_eq!(db.backend(), "sqlite");
+        db.ping().await.unwrap();
+    }
 }

@@ -194,4 +194,19 @@ impl Db {
             Ok(true)
         })
     }
+
+    /// Writes `events` into the outbox in one transaction, for a change
+    /// whose own state lives elsewhere (a match the lobby formed on Redis).
+    /// The relay then carries them to analytics like any other outbox
+    /// event. Idempotent by event id, so a retried call stores each once.
+    pub async fn enqueue_events(&self, events: &[Event]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        write_tx!(self, tx => {
+            write_outbox!(tx, events);
+            tx.commit().await?;
+            Ok(())
+        })
+    }
 }

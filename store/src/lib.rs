@@ -22,16 +22,22 @@
 #[macro_use]
 mod macros;
 
+mod accounts;
 mod db;
 mod error;
 mod events;
 mod game;
+mod operators;
 mod players;
+mod strikes;
 mod world;
 
-pub use db::{Db, PgConfig, SqliteConfig, SqliteDb};
+pub use accounts::AccountTaken;
+pub use db::{Db, DbUrl, PgConfig, SqliteConfig, SqliteDb, redact};
 pub use error::StoreError;
 pub use game::CaughtCreature;
+pub use operators::{Operator, Role, token_hash};
+pub use strikes::StrikeRow;
 pub use world::{AuditEntry, PoiRow, ZoneRow};
 
 #[cfg(feature = "testing")]

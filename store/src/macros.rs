@@ -56,3 +56,18 @@ macro_rules! write_tx {
         }
     };
 }
+
+/// Executes the audit insert for `$a` (an `AuditEntry`) on `$exec`, in the
+/// transaction of the change it records.
+macro_rules! write_audit {
+    ($exec:expr, $a:expr) => {
+        sqlx::query($crate::world::INSERT_AUDIT)
+            .bind($a.at)
+            .bind($a.actor.as_str())
+            .bind($a.action.as_str())
+            .bind($a.target.as_str())
+            .bind($a.detail.as_str())
+            .execute($exec)
+            .await?
+    };
+}

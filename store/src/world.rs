@@ -68,26 +68,12 @@ const DELETE_ALL_ZONES: &str = "DELETE FROM zones";
 
 const SELECT_AUDIT: &str = "SELECT at, actor, action, target, detail FROM audit \
      ORDER BY at DESC, id DESC LIMIT $1";
-const INSERT_AUDIT: &str = "INSERT INTO audit (at, actor, action, target, detail) \
+pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit (at, actor, action, target, detail) \
      VALUES ($1, $2, $3, $4, $5)";
 
 type PoiTuple = (String, String, f64, f64, f64, Option<String>);
 type ZoneTuple = (String, String, String, String, i64, Option<i64>);
 type AuditTuple = (i64, String, String, String, String);
-
-/// Executes the audit insert for `$a` on `$exec`.
-macro_rules! write_audit {
-    ($exec:expr, $a:expr) => {
-        sqlx::query(INSERT_AUDIT)
-            .bind($a.at)
-            .bind($a.actor.as_str())
-            .bind($a.action.as_str())
-            .bind($a.target.as_str())
-            .bind($a.detail.as_str())
-            .execute($exec)
-            .await?
-    };
-}
 
 /// Executes the zone insert for `$z` on `$exec`.
 macro_rules! write_zone {

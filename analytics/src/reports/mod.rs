@@ -5,75 +5,78 @@
 //! half-open (`from` included, `to` excluded). Errors use the contract's
 //! `{"error": {"code", "message"}}` body: a bad query string is `400
 //! bad_request`, an unreachable database `503 unavailable`.
+//!
+//! Every report needs the bearer token of an operator, an analyst or a
+//! sponsor (401 without one, see [`crate::access`]). A sponsor reads only
+//! the rows of its own POIs: the two POI reports, filtered; any other
+//! report is 403 for it.
 
 mod queries;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Query, Request, State};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
-use protocol::http::ErrorBody;
-use serde::Deserialize;
-use store::Db;
+use axum::{Extension, Json, Router};
+use protocol::reports::{HeatmapQuery, PoiHoursQuery, RangeQuery};
+use service_kit::ApiError;
+use store::{Db, Operator, Role};
 
+use crate::access::{Access, forbidden};
 use crate::error::AnalyticsError;
 
 pub use queries::{
-    DailyActive, HeatCell, HourRow, LengthBucket, PoiRow, Range, SessionLengths, SpeciesRow,
-    Summary, catches_per_hour, daily_active, heatmap, pois, session_lengths, species, summary,
+    DailyActive, HeatCell, HourRow, LengthBucket, PoiHourRow, PoiRow, Range, SessionLengths,
+    SpeciesRow, Summary, catches_per_hour, daily_active, heatmap, poi_hours, pois, session_lengths,
+    species, summary,
 };
 
 /// Most heatmap cells returned when `limit` is not given.
 const HEATMAP_DEFAULT_LIMIT: i64 = 1_000;
+/// Fewest distinct players a heatmap cell needs to be shown: fewer, and
+/// the cell could show where a single person lives or works.
+pub(crate) const HEATMAP_MIN_PLAYERS: i64 = 5;
 /// Most heatmap cells returned at all.
 const HEATMAP_MAX_LIMIT: i64 = 10_000;
 
-/// The report routes; merge them into a service's router.
-pub fn reports_router(db: Db) -> Router {
+/// The reports a sponsor may read (filtered to its POIs).
+const SPONSOR_REPORTS: [&str; 2] = ["/v1/reports/pois", "/v1/reports/pois/hourly"];
+
+/// The report routes, behind `access`; merge them into a service's router.
+pub fn reports_router(db: Db, access: Access) -> Router {
     Router::new()
         .route("/v1/reports/summary", get(get_summary))
         .route("/v1/reports/species", get(get_species))
         .route("/v1/reports/pois", get(get_pois))
+        .route("/v1/reports/pois/hourly", get(get_poi_hours))
         .route("/v1/reports/daily_active", get(get_daily_active))
         .route("/v1/reports/session_lengths", get(get_session_lengths))
         .route("/v1/reports/catches_per_hour", get(get_catches_per_hour))
         .route("/v1/reports/heatmap", get(get_heatmap))
         .with_state(db)
+        .route_layer(middleware::from_fn_with_state(access, require_reader))
 }
 
-/// `?from=&to=` in unix seconds.
-#[derive(Debug, Deserialize)]
-struct RangeParams {
-    from: Option<i64>,
-    to: Option<i64>,
+/// Lets operators, analysts and sponsors in, sponsors only to their POI
+/// reports; the caller goes on as an `Extension<Operator>`.
+async fn require_reader(State(access): State<Access>, mut req: Request, next: Next) -> Response {
+    let op = match access.who(req.headers()).await {
+        Ok(op) => op,
+        Err(e) => return e.into_response(),
+    };
+    if matches!(op.role, Role::Sponsor(_)) && !SPONSOR_REPORTS.contains(&req.uri().path()) {
+        return forbidden(&op, "a sponsor reads only the reports of its POIs").into_response();
+    }
+    req.extensions_mut().insert(op);
+    next.run(req).await
 }
 
-/// The heatmap's parameters: the range, an event kind, a cell limit.
-#[derive(Debug, Deserialize)]
-struct HeatmapParams {
-    from: Option<i64>,
-    to: Option<i64>,
-    kind: Option<String>,
-    limit: Option<i64>,
-}
-
-/// A report failure as an HTTP response.
-#[derive(Debug)]
-struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    fn bad_request(message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::BAD_REQUEST,
-            code: "bad_request",
-            message: message.into(),
-        }
+/// The sponsor whose rows `op` may read, or none for every row.
+fn only_sponsor(op: &Operator) -> Option<&str> {
+    match &op.role {
+        Role::Sponsor(s) => Some(s),
+        Role::Operator | Role::Analyst => None,
     }
 }
 
@@ -81,32 +84,17 @@ impl From<AnalyticsError> for ApiError {
     fn from(e: AnalyticsError) -> Self {
         if e.is_unavailable() {
             tracing::warn!(error = %e, "report unavailable");
-            ApiError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                code: "unavailable",
-                message: "the analytics database is unavailable, retry later".into(),
-            }
+            ApiError::unavailable("the analytics database is unavailable, retry later")
         } else {
             tracing::error!(error = %e, "report query failed");
-            ApiError {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                code: "internal",
-                message: "report query failed".into(),
-            }
+            ApiError::internal("report query failed")
         }
     }
 }
 
-impl From<QueryRejection> for ApiError {
-    fn from(e: QueryRejection) -> Self {
-        ApiError::bad_request(e.body_text())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, Json(ErrorBody::new(self.code, self.message))).into_response()
-    }
+/// A query string that does not parse is a 400 with axum's reason.
+fn rejected(e: QueryRejection) -> ApiError {
+    ApiError::bad_request(e.body_text())
 }
 
 fn range(from: Option<i64>, to: Option<i64>) -> Result<Range, ApiError> {
@@ -118,44 +106,63 @@ fn range(from: Option<i64>, to: Option<i64>) -> Result<Range, ApiError> {
     Ok(Range::from_secs(from, to))
 }
 
-type Params = Result<Query<RangeParams>, QueryRejection>;
+type Params = Result<Query<RangeQuery>, QueryRejection>;
 type Reply<T> = Result<Json<T>, ApiError>;
 
 async fn get_summary(State(db): State<Db>, q: Params) -> Reply<Summary> {
-    let Query(q) = q?;
+    let Query(q) = q.map_err(rejected)?;
     Ok(Json(summary(&db, range(q.from, q.to)?).await?))
 }
 
 async fn get_species(State(db): State<Db>, q: Params) -> Reply<Vec<SpeciesRow>> {
-    let Query(q) = q?;
+    let Query(q) = q.map_err(rejected)?;
     Ok(Json(species(&db, range(q.from, q.to)?).await?))
 }
 
-async fn get_pois(State(db): State<Db>, q: Params) -> Reply<Vec<PoiRow>> {
-    let Query(q) = q?;
-    Ok(Json(pois(&db, range(q.from, q.to)?).await?))
+async fn get_pois(
+    State(db): State<Db>,
+    Extension(op): Extension<Operator>,
+    q: Params,
+) -> Reply<Vec<PoiRow>> {
+    let Query(q) = q.map_err(rejected)?;
+    let mut rows = pois(&db, range(q.from, q.to)?).await?;
+    if let Some(s) = only_sponsor(&op) {
+        rows.retain(|r| r.sponsor.as_deref() == Some(s));
+    }
+    Ok(Json(rows))
+}
+
+async fn get_poi_hours(
+    State(db): State<Db>,
+    Extension(op): Extension<Operator>,
+    q: Result<Query<PoiHoursQuery>, QueryRejection>,
+) -> Reply<Vec<PoiHourRow>> {
+    let Query(q) = q.map_err(rejected)?;
+    let r = range(q.from, q.to)?;
+    let rows = poi_hours(&db, r, q.poi_id.as_deref(), only_sponsor(&op)).await?;
+    Ok(Json(rows))
 }
 
 async fn get_daily_active(State(db): State<Db>, q: Params) -> Reply<Vec<DailyActive>> {
-    let Query(q) = q?;
+    let Query(q) = q.map_err(rejected)?;
     Ok(Json(daily_active(&db, range(q.from, q.to)?).await?))
 }
 
 async fn get_session_lengths(State(db): State<Db>, q: Params) -> Reply<SessionLengths> {
-    let Query(q) = q?;
+    let Query(q) = q.map_err(rejected)?;
     Ok(Json(session_lengths(&db, range(q.from, q.to)?).await?))
 }
 
 async fn get_catches_per_hour(State(db): State<Db>, q: Params) -> Reply<Vec<HourRow>> {
-    let Query(q) = q?;
+    let Query(q) = q.map_err(rejected)?;
     Ok(Json(catches_per_hour(&db, range(q.from, q.to)?).await?))
 }
 
 async fn get_heatmap(
     State(db): State<Db>,
-    q: Result<Query<HeatmapParams>, QueryRejection>,
+    q: Result<Query<HeatmapQuery>, QueryRejection>,
 ) -> Reply<Vec<HeatCell>> {
-    let Query(q) = q?;
+    let Query(q) = q.map_err(rejected)?;
     let limit = q.limit.unwrap_or(HEATMAP_DEFAULT_LIMIT);
     if !(1..=HEATMAP_MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(format!(
@@ -163,5 +170,6 @@ async fn get_heatmap(
         )));
     }
     let r = range(q.from, q.to)?;
-    Ok(Json(heatmap(&db, r, q.kind.as_deref(), limit).await?))
+    let cells = heatmap(&db, r, q.kind.as_deref(), limit, HEATMAP_MIN_PLAYERS).await?;
+    Ok(Json(cells))
 }

@@ -2,7 +2,10 @@
 //! placeholders, `COUNT(*) FILTER (WHERE ...)` and integer division, and
 //! every count is a `COUNT` so both return 64-bit integers.
 
-use serde::Serialize;
+pub use protocol::reports::{
+    DailyActive, HeatCell, HourRow, LengthBucket, PoiHourRow, PoiRow, SessionLengths, SpeciesRow,
+    Summary,
+};
 use store::Db;
 
 use crate::error::AnalyticsError;
@@ -46,125 +49,20 @@ impl Range {
     }
 }
 
-/// `GET /v1/reports/summary`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Summary {
-    /// Distinct players with any event.
-    pub players: i64,
-    /// `session_start` events.
-    pub sessions: i64,
-    /// `spawn` events.
-    pub spawns: i64,
-    /// `catch` events with outcome `caught`.
-    pub catches: i64,
-    /// `catch` events of any outcome.
-    pub catch_attempts: i64,
-    /// `spin` events of any outcome.
-    pub spins: i64,
-    /// `visit` events.
-    pub visits: i64,
-    /// `match_formed` events.
-    pub matches: i64,
-    /// Every event.
-    pub events: i64,
-}
-
-/// One row of `GET /v1/reports/species`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SpeciesRow {
-    /// The species.
-    pub species: String,
-    /// `spawn` events of it.
-    pub spawned: i64,
-    /// `catch` events of it with outcome `caught`.
-    pub caught: i64,
-    /// `catch` events of it of any outcome.
-    pub attempts: i64,
-}
-
-/// One row of `GET /v1/reports/pois`, the sponsor's foot-traffic report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PoiRow {
-    /// The POI id.
-    pub poi_id: String,
-    /// Its name.
-    pub name: String,
-    /// Its sponsor, if any.
-    pub sponsor: Option<String>,
-    /// `visit` events at it plus `spin` events at it whose outcome is not
-    /// `too_far` (a spin from too far away is not foot traffic).
-    pub visits: i64,
-    /// Creatures whose home is this POI caught (`catch`, outcome `caught`).
-    pub catches: i64,
-}
-
-/// One row of `GET /v1/reports/daily_active`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DailyActive {
-    /// The UTC day, `YYYY-MM-DD`.
-    pub day: String,
-    /// Distinct players with any event that day.
-    pub players: i64,
-}
-
-/// `GET /v1/reports/session_lengths`, from `session_end` values (seconds).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SessionLengths {
-    /// Sessions that ended with a length.
-    pub sessions: i64,
-    /// Mean length in seconds.
-    pub mean_s: Option<f64>,
-    /// Median (nearest rank).
-    pub p50_s: Option<f64>,
-    /// 90th percentile (nearest rank).
-    pub p90_s: Option<f64>,
-    /// 99th percentile (nearest rank).
-    pub p99_s: Option<f64>,
-    /// Longest.
-    pub max_s: Option<f64>,
-    /// Sessions per length bucket.
-    pub buckets: Vec<LengthBucket>,
-}
-
-/// Sessions no longer than `le_s` and longer than the previous bound.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LengthBucket {
-    /// Upper bound in seconds; `None` for the last, open bucket.
-    pub le_s: Option<i64>,
-    /// Sessions in the bucket.
-    pub count: i64,
-}
-
-/// One row of `GET /v1/reports/catches_per_hour`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HourRow {
-    /// Start of the hour, unix seconds.
-    pub hour: i64,
-    /// `catch` events of any outcome.
-    pub attempts: i64,
-    /// `catch` events with outcome `caught`.
-    pub caught: i64,
-}
-
-/// One cell of `GET /v1/reports/heatmap`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HeatCell {
-    /// Cell centre latitude (cells are 0.01° squares).
-    pub lat: f64,
-    /// Cell centre longitude.
-    pub lon: f64,
-    /// Events in the cell.
-    pub events: i64,
-    /// Distinct players in the cell.
-    pub players: i64,
-}
-
 /// Session length bucket bounds, seconds.
 const LENGTH_BOUNDS: [i64; 7] = [60, 300, 900, 1800, 3600, 7200, 14400];
 /// Heatmap cell size: coordinates are rounded to 1/CELLS_PER_DEGREE.
 const CELLS_PER_DEGREE: f64 = 100.0;
 
 const RANGE: &str = "at_ms >= $1 AND at_ms < $2";
+
+/// An event that is foot traffic: a `visit` (in range of a POI), or a spin
+/// that was not `too_far`.
+const IS_VISIT: &str = "(kind = 'visit' OR (kind = 'spin' AND COALESCE(outcome, '') <> 'too_far'))";
+/// What makes one visit: one player at one POI in one clock hour (UTC).
+/// Counting distinct keys makes walking up and spinning one visit, and an
+/// event delivered twice (a replay after a crash) still one.
+const VISIT_KEY: &str = "poi_id || '|' || player_id || '|' || CAST(at_ms / 3600000 AS TEXT)";
 
 /// Counts for the summary report.
 pub async fn summary(db: &Db, r: Range) -> Result<Summary, AnalyticsError> {
@@ -175,7 +73,7 @@ pub async fn summary(db: &Db, r: Range) -> Result<Summary, AnalyticsError> {
                 COUNT(*) FILTER (WHERE kind = 'catch' AND outcome = 'caught'),
                 COUNT(*) FILTER (WHERE kind = 'catch'),
                 COUNT(*) FILTER (WHERE kind = 'spin'),
-                COUNT(*) FILTER (WHERE kind = 'visit'),
+                COUNT(DISTINCT CASE WHEN {IS_VISIT} AND poi_id IS NOT NULL THEN {VISIT_KEY} END),
                 COUNT(*) FILTER (WHERE kind = 'match_formed'),
                 COUNT(*)
          FROM events WHERE {RANGE}"
@@ -226,12 +124,13 @@ pub async fn pois(db: &Db, r: Range) -> Result<Vec<PoiRow>, AnalyticsError> {
     // POI table, so that neither backend needs an index on events.poi_id
     // and a POI without events in the range still gets its row of zeros.
     let sql = format!(
-        "SELECT p.id, p.name, p.sponsor, COALESCE(t.visits, 0), COALESCE(t.catches, 0)
+        "SELECT p.id, p.name, p.sponsor, COALESCE(t.visits, 0), COALESCE(t.players, 0),
+                COALESCE(t.catches, 0)
          FROM pois p
          LEFT JOIN (
              SELECT poi_id,
-                    COUNT(*) FILTER (WHERE kind = 'visit'
-                        OR (kind = 'spin' AND COALESCE(outcome, '') <> 'too_far')) AS visits,
+                    COUNT(DISTINCT CASE WHEN {IS_VISIT} THEN {VISIT_KEY} END) AS visits,
+                    COUNT(DISTINCT CASE WHEN {IS_VISIT} THEN player_id END) AS players,
                     COUNT(*) FILTER (WHERE kind = 'catch' AND outcome = 'caught') AS catches
              FROM events
              WHERE poi_id IS NOT NULL AND kind IN ('visit', 'spin', 'catch') AND {RANGE}
@@ -239,16 +138,50 @@ pub async fn pois(db: &Db, r: Range) -> Result<Vec<PoiRow>, AnalyticsError> {
          ) t ON t.poi_id = p.id
          ORDER BY p.id"
     );
-    let rows: Vec<(String, String, Option<String>, i64, i64)> =
+    let rows: Vec<(String, String, Option<String>, i64, i64, i64)> =
         with_pool!(db, p => sqlx::query_as(&sql).bind(r.from_ms).bind(r.to_ms).fetch_all(p).await)?;
     Ok(rows
         .into_iter()
-        .map(|(poi_id, name, sponsor, visits, catches)| PoiRow {
+        .map(
+            |(poi_id, name, sponsor, visits, unique_players, catches)| PoiRow {
+                poi_id,
+                name,
+                sponsor,
+                visits,
+                unique_players,
+                catches,
+            },
+        )
+        .collect())
+}
+
+/// Visits per POI and clock hour, for the POIs with any; `poi_id`
+/// restricts it to one POI and `sponsor` to that sponsor's POIs. In one
+/// hour a player visits a POI at most once, so an hour's visits are its
+/// distinct visitors.
+pub async fn poi_hours(
+    db: &Db,
+    r: Range,
+    poi_id: Option<&str>,
+    sponsor: Option<&str>,
+) -> Result<Vec<PoiHourRow>, AnalyticsError> {
+    let sql = format!(
+        "SELECT poi_id, at_ms / 3600000 AS hour, COUNT(DISTINCT player_id)
+         FROM events
+         WHERE poi_id IS NOT NULL AND player_id IS NOT NULL AND kind IN ('visit', 'spin')
+               AND {IS_VISIT} AND ($3 = '' OR poi_id = $3)
+               AND ($4 = '' OR poi_id IN (SELECT id FROM pois WHERE sponsor = $4)) AND {RANGE}
+         GROUP BY poi_id, hour ORDER BY poi_id, hour"
+    );
+    let (poi, sponsor) = (poi_id.unwrap_or(""), sponsor.unwrap_or(""));
+    let rows: Vec<(String, i64, i64)> = with_pool!(db, p => sqlx::query_as(&sql)
+        .bind(r.from_ms).bind(r.to_ms).bind(poi).bind(sponsor).fetch_all(p).await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(poi_id, hour, visits)| PoiHourRow {
             poi_id,
-            name,
-            sponsor,
+            hour: hour * 3600,
             visits,
-            catches,
         })
         .collect())
 }
@@ -352,11 +285,15 @@ pub async fn catches_per_hour(db: &Db, r: Range) -> Result<Vec<HourRow>, Analyti
 
 /// Events and players per 0.01° cell, busiest first, at most `limit`
 /// cells; `kind` restricts it to one event kind.
+///
+/// A cell with fewer than `min_players` distinct players is left out, so
+/// the map never shows where one person (or a handful) goes.
 pub async fn heatmap(
     db: &Db,
     r: Range,
     kind: Option<&str>,
     limit: i64,
+    min_players: i64,
 ) -> Result<Vec<HeatCell>, AnalyticsError> {
     let sql = format!(
         "SELECT CAST(ROUND(lat * {CELLS_PER_DEGREE}) AS BIGINT) AS cy,
@@ -365,10 +302,11 @@ pub async fn heatmap(
          FROM events
          WHERE lat IS NOT NULL AND lon IS NOT NULL AND {RANGE}
            AND ($3 IS NULL OR kind = $3)
-         GROUP BY cy, cx ORDER BY n DESC, cy, cx LIMIT $4"
+         GROUP BY cy, cx HAVING COUNT(DISTINCT player_id) >= $5
+         ORDER BY n DESC, cy, cx LIMIT $4"
     );
     let kind = kind.map(str::to_owned);
-    let rows: Vec<(i64, i64, i64, i64)> = with_pool!(db, p => sqlx::query_as(&sql).bind(r.from_ms).bind(r.to_ms).bind(kind.clone()).bind(limit).fetch_all(p).await)?;
+    let rows: Vec<(i64, i64, i64, i64)> = with_pool!(db, p => sqlx::query_as(&sql).bind(r.from_ms).bind(r.to_ms).bind(kind.clone()).bind(limit).bind(min_players).fetch_all(p).await)?;
     Ok(rows
         .into_iter()
         .map(|(cy, cx, events, players)| HeatCell {

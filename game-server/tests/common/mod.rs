@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use game_server::app::{App, AppOptions, build};
-use game_server::{GameServer, ServerConfig, serve};
+use game_server::{GameServer, ServerConfig};
 use serde_json::{Value, json};
+use service_kit::serve;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
@@ -74,6 +75,7 @@ pub fn options(cfg: ServerConfig, dir: &Path) -> AppOptions {
         data_dir: dir.to_path_buf(),
         database_url: None,
         redis_url: None,
+        redis_prefix: game_server::flags::DEFAULT_REDIS_PREFIX.into(),
         token_secret: Some(SECRET.into()),
         admin_token: Some(ADMIN.into()),
         seed: 1,
@@ -303,4 +305,59 @@ pub async fn throw_all(clients: Vec<Client>, creature: &str) -> Vec<String> {
         outcomes.push(t.await.unwrap());
     }
     outcomes
+}
+
+/// Two game servers sharing one PostgreSQL database and one Redis, as
+/// behind a load balancer.
+pub struct Pair {
+    pub a: TestServer,
+    pub b: TestServer,
+    _pg: store::testing::TempPostgres,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
+
+/// Starts a [`Pair`] on a fresh database named after `label`; none when
+/// PostgreSQL or Redis is missing outside CI.
+pub async fn pair(label: &str) -> Option<Pair> {
+    let pg = store::testing::TempPostgres::create(label).await?;
+    let channel = format!("{label}:{}", uuid::Uuid::new_v4().simple());
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut servers = Vec::new();
+    for (id, dir) in [("gs-a", &da), ("gs-b", &db)] {
+        let mut opts = options(
+            game_server::ServerConfig {
+                server_id: id.into(),
+                ..config()
+            },
+            dir.path(),
+        );
+        opts.database_url = Some(pg.url().to_owned());
+        opts.redis_url = Some(store::testing::redis_url());
+        opts.sync_channel = channel.clone();
+        opts.analytics.stream_key = format!("{channel}:events");
+        servers.push(start_with(opts).await);
+    }
+    let b = servers.pop().unwrap();
+    let a = servers.pop().unwrap();
+    // Both servers must be subscribed before the test announces anything.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    Some(Pair {
+        a,
+        b,
+        _pg: pg,
+        _dirs: (da, db),
+    })
+}
+
+impl Pair {
+    /// The same creature in both worlds, as deterministic placement gives.
+    pub fn place(&self, id: &str, north_m: f64) {
+        self.a.place(id, north_m, spawner::Rarity::Common);
+        self.b.place(id, north_m, spawner::Rarity::Common);
+    }
+
+    pub async fn stop(self) {
+        self.a.stop().await;
+        self.b.stop().await;
+    }
 }

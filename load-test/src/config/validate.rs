@@ -215,6 +215,7 @@ impl RunArgs {
             lobby_share: share("--lobby-share", self.lobby_share)?,
             cycle_share: share("--cycle-share", self.cycle_share)?,
             drive_share: share("--drive-share", self.drive_share)?,
+            drop_share: share("--drop-share", self.drop_share)?,
         };
         let sum = mix.catch_share + mix.spin_share;
         range("--catch-share + --spin-share", sum, sum <= 1.0, "at most 1")?;

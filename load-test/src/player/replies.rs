@@ -1,14 +1,12 @@
 //! Reply handling of a player: match replies to requests by `seq`, record
 //! latency and outcomes, and learn the world from `nearby`.
 
-use std::borrow::Cow;
-
 use protocol::ErrorCode;
+use protocol::peek::{ReplyPeek as Reply, head_seq};
 use protocol::play::ClientMessage;
-use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::{CHASE_RANGE_M, LOOK_EVERY, MAX_SEEN_CREATURES, Player, SeenCreature};
+use super::{CHASE_RANGE_M, LOOK_EVERY, Player, SeenCreature};
 use crate::geo::LatLon;
 use crate::stats::Kind;
 
@@ -115,6 +113,7 @@ impl Player<'_> {
                     lobby.raid_over(now, self.walker.rng());
                 }
             }
+            "session_joined" if reply.seq.is_none() => self.on_session_rejoined(),
             "session_joined" | "attack_result" => {
                 self.raid_answered(reply.seq);
             }
@@ -162,84 +161,6 @@ impl Player<'_> {
             .and_then(|i| self.raid_seqs.remove(i))
             .is_some_and(|r| r.1)
     }
-}
-
-/// The fields of a server frame that a walker acts on, read in one pass
-/// straight from the text. The generator reads tens of thousands of
-/// `nearby` frames a second; building each whole message (an internally
-/// tagged enum is buffered before it is read) would cost it more CPU than
-/// the server spends answering.
-#[derive(Deserialize)]
-struct Reply<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-    #[serde(default)]
-    seq: Option<u64>,
-    #[serde(default, borrow)]
-    creatures: Nearest<'a>,
-    #[serde(default, borrow)]
-    pois: Vec<Sighting<'a>>,
-    #[serde(default, borrow)]
-    creature_id: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    outcome: Option<Cow<'a, str>>,
-    #[serde(default)]
-    code: Option<ErrorCode>,
-}
-
-/// The `seq` of a frame of type `ty` written the protocol crate's way
-/// (`type`, then `seq`, first), read without decoding the rest; `None`
-/// for any other frame, which then gets the full reading.
-fn head_seq(text: &str, ty: &str) -> Option<u64> {
-    let rest = text
-        .strip_prefix(r#"{"type":""#)?
-        .strip_prefix(ty)?
-        .strip_prefix(r#"","seq":"#)?;
-    let end = rest.find(',')?;
-    rest[..end].parse().ok()
-}
-
-/// The first [`MAX_SEEN_CREATURES`] creatures of a `nearby` frame (the
-/// nearest, as the list is sorted by distance). The rest are stepped over
-/// without decoding their numbers: a busy place lists dozens, and at
-/// saturation parsing replies is about a third of the generator's CPU.
-#[derive(Default)]
-struct Nearest<'a>(Vec<Sighting<'a>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Nearest<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit<'a>(std::marker::PhantomData<Sighting<'a>>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
-            type Value = Nearest<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a list of creatures")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut kept = Vec::with_capacity(MAX_SEEN_CREATURES);
-                while kept.len() < MAX_SEEN_CREATURES {
-                    match seq.next_element()? {
-                        Some(c) => kept.push(c),
-                        None => return Ok(Nearest(kept)),
-                    }
-                }
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(Nearest(kept))
-            }
-        }
-        d.deserialize_seq(Visit(std::marker::PhantomData))
-    }
-}
-
-/// A creature or POI of a `nearby` frame.
-#[derive(Deserialize)]
-struct Sighting<'a> {
-    #[serde(borrow)]
-    id: Cow<'a, str>,
-    lat: f64,
-    lon: f64,
 }
 
 fn catch_outcome(o: &str) -> &'static str {
@@ -372,7 +293,7 @@ mod tests {
         let ids: Vec<&str> = r.creatures.0.iter().map(|c| c.id.as_ref()).collect();
         assert_eq!(
             ids,
-            (0..MAX_SEEN_CREATURES)
+            (0..protocol::peek::NEAREST_KEPT)
                 .map(|i| format!("c-{i}"))
                 .collect::<Vec<_>>()
         );

@@ -47,6 +47,9 @@ pub struct Behaviour {
     pub speed_limit_mps: f64,
     /// Distance always allowed between two fixes (GPS noise).
     pub jitter_m: f64,
+    /// The `welcome` to a token's second and later play `hello`s (a
+    /// resume) waits this long.
+    pub resume_delay: Duration,
 }
 
 impl Default for Behaviour {
@@ -59,6 +62,7 @@ impl Default for Behaviour {
             refuse_hello: false,
             speed_limit_mps: 50.0,
             jitter_m: 15.0,
+            resume_delay: Duration::ZERO,
         }
     }
 }
@@ -74,6 +78,12 @@ pub struct Seen {
     pub joins: AtomicU64,
     pub attacks: AtomicU64,
     pub max_speed_mmps: AtomicU64,
+    /// Play sockets welcomed.
+    pub play_hellos: AtomicU64,
+    /// Play sockets that ended with no close frame.
+    pub ended_without_close: AtomicU64,
+    /// Tokens that said hello on `/v1/play`.
+    pub tokens: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 struct AppState {
@@ -192,10 +202,16 @@ async fn play(ws: WebSocketUpgrade, State(state): State<Arc<AppState>>) -> Respo
     ws.on_upgrade(move |socket| play_session(socket, state))
 }
 
-async fn hello(socket: &mut WebSocket, refuse: bool) -> bool {
+async fn hello(socket: &mut WebSocket, refuse: bool, play: Option<&AppState>) -> bool {
     let Some(Ok(Message::Text(t))) = socket.recv().await else {
         return false;
     };
+    if let (Some(state), Ok(ClientMessage::Hello { token })) = (play, ClientMessage::decode(&t)) {
+        let again = !state.seen.tokens.lock().unwrap().insert(token);
+        if again {
+            tokio::time::sleep(state.behaviour.resume_delay).await;
+        }
+    }
     let token_ok = matches!(ClientMessage::decode(&t), Ok(ClientMessage::Hello { token }) if token.starts_with("tok-"))
         || matches!(LobbyClientMessage::decode(&t), Ok(LobbyClientMessage::Hello { token }) if token.starts_with("tok-"));
     if !token_ok || refuse {
@@ -215,16 +231,19 @@ async fn hello(socket: &mut WebSocket, refuse: bool) -> bool {
 }
 
 async fn play_session(mut socket: WebSocket, state: Arc<AppState>) {
-    if !hello(&mut socket, state.behaviour.refuse_hello).await {
+    if !hello(&mut socket, state.behaviour.refuse_hello, Some(&state)).await {
         return;
     }
+    state.seen.play_hellos.fetch_add(1, Ordering::Relaxed);
     let (sink, mut stream) = socket.split();
+    let mut closed = false;
     let tx = spawn_writer(sink);
     let mut last: Option<(LatLon, Instant)> = None;
     let mut window: Option<(LatLon, Instant)> = None;
     let mut n = 0u64;
     let mut raid_hits: Option<u32> = None;
     while let Some(Ok(msg)) = stream.next().await {
+        closed |= matches!(msg, Message::Close(_));
         let Message::Text(text) = msg else { continue };
         let at = Instant::now();
         let reply = match ClientMessage::decode(&text) {
@@ -338,6 +357,12 @@ async fn play_session(mut socket: WebSocket, state: Arc<AppState>) {
             return;
         }
     }
+    if !closed {
+        state
+            .seen
+            .ended_without_close
+            .fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// A creature 15 m east of the player and the POIs within 300 m.
@@ -378,7 +403,7 @@ async fn lobby(ws: WebSocketUpgrade, State(state): State<Arc<AppState>>) -> Resp
 }
 
 async fn lobby_session(mut socket: WebSocket, state: Arc<AppState>) {
-    if !hello(&mut socket, state.behaviour.refuse_hello).await {
+    if !hello(&mut socket, state.behaviour.refuse_hello, None).await {
         return;
     }
     let (sink, mut stream) = socket.split();

@@ -62,6 +62,24 @@ async fn a_request_before_hello_is_unauthorized_then_1008() {
 }
 
 #[tokio::test]
+async fn an_undecodable_hello_is_unauthorized_then_1008_as_on_play() {
+    // Regression: `/v1/lobby` answered a hello that did not decode with an
+    // error and went on waiting, where `/v1/play` closed with 1008.
+    let t = lobby().await;
+    for first in [
+        "{not json",
+        r#"{"type":"hello"}"#,
+        r#"{"type":"hello","token":7}"#,
+    ] {
+        let mut c = Client::connect(t.addr).await;
+        c.send_text(first).await;
+        c.error(ErrorCode::Unauthorized).await;
+        assert_eq!(c.close_code().await, 1008, "{first}");
+    }
+    t.stop().await;
+}
+
+#[tokio::test]
 async fn no_hello_in_time_is_unauthorized_then_1008() {
     let t = lobby().await;
     let mut c = Client::connect(t.addr).await;

@@ -8,6 +8,7 @@ mod error;
 pub(crate) mod index;
 mod parse;
 pub(crate) mod prepared;
+mod simple;
 
 use geo::{LineString, MultiPolygon};
 use serde_json::{Value, json};

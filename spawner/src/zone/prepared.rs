@@ -8,10 +8,10 @@
 //! goes around a pole; it is closed through the nearer pole, so it covers the polar cap.
 //! Points are tested at every 360-degree shift that lands in the polygon's longitude range.
 
-use geo::algorithm::validation::{InvalidPolygon, RingRole};
-use geo::{Coord, Intersects, LineString, MultiPolygon, Polygon, Validation};
+use geo::{Coord, Intersects, LineString, MultiPolygon, Polygon};
 
 use super::error::{RingRef, ZoneError};
+use super::simple::Invalid;
 use crate::geodesy::{EARTH_RADIUS_M, haversine_m, lon_reach_deg};
 
 /// Sub-segments shorter than this (m) are not split further when deciding whether a point lies
@@ -293,19 +293,9 @@ fn segment_within(
         || segment_within(lat, lon, m, b, dm, db, buf, depth + 1)
 }
 
-fn ring_ref(polygon: usize, role: RingRole) -> RingRef {
-    match role {
-        RingRole::Exterior => RingRef { polygon, ring: 0 },
-        RingRole::Interior(i) => RingRef {
-            polygon,
-            ring: i + 1,
-        },
-    }
-}
-
 /// Validates a geometry whose rings are already known to be closed, long enough and in range:
 /// no ring winds around the globe more than once, and each unwrapped polygon is valid in the
-/// OGC sense (geo's `Validation`: no self-intersection, holes inside, rings not crossing).
+/// OGC sense (`simple.rs`: no self-intersection, holes inside, rings not crossing).
 /// Overlap between the polygons of a MultiPolygon is allowed: for exclusion it is harmless.
 pub(crate) fn validate(geometry: &MultiPolygon<f64>) -> Result<(), ZoneError> {
     for (pi, p) in geometry.0.iter().enumerate() {
@@ -333,27 +323,15 @@ pub(crate) fn validate(geometry: &MultiPolygon<f64>) -> Result<(), ZoneError> {
                 });
             }
         }
-        if let Err(e) = prepared.poly.check_validation() {
+        if let Err(e) = super::simple::check(&prepared.poly) {
+            let at = |ring| RingRef { polygon: pi, ring };
             return Err(match e {
-                InvalidPolygon::TooFewPointsInRing(r) => ZoneError::DegenerateRing {
-                    ring: ring_ref(pi, r),
-                },
-                InvalidPolygon::SelfIntersection(r) => ZoneError::SelfIntersecting {
-                    ring: ring_ref(pi, r),
-                },
-                InvalidPolygon::NonFiniteCoord(r, idx) => ZoneError::MalformedCoordinates {
-                    at: format!("position {} of {}", idx.0, ring_ref(pi, r)),
-                    expected: "finite numbers",
-                },
-                InvalidPolygon::InteriorRingNotContainedInExteriorRing(r) => {
-                    ZoneError::HoleOutsideExterior {
-                        ring: ring_ref(pi, r),
-                    }
-                }
-                InvalidPolygon::IntersectingRingsOnALine(a, b)
-                | InvalidPolygon::IntersectingRingsOnAnArea(a, b) => ZoneError::RingsIntersect {
-                    first: ring_ref(pi, a),
-                    second: ring_ref(pi, b),
+                Invalid::TooFewPoints(r) => ZoneError::DegenerateRing { ring: at(r) },
+                Invalid::SelfIntersection(r) => ZoneError::SelfIntersecting { ring: at(r) },
+                Invalid::HoleOutside(r) => ZoneError::HoleOutsideExterior { ring: at(r) },
+                Invalid::RingsIntersect(a, b) => ZoneError::RingsIntersect {
+                    first: at(a),
+                    second: at(b),
                 },
             });
         }

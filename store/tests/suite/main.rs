@@ -55,6 +55,7 @@ both_backends!(
     cases_events::insert_events_stores_every_column,
     cases_events::relay_moves_exactly_once,
     cases_events::corrupt_outbox_row_is_reported,
+    cases_events::enqueued_events_reach_the_sink_once,
     cases_events::closed_pool_is_unavailable,
 );
 

@@ -1,4 +1,5 @@
-//! Exponential retry delays shared by the writers, relays and consumer.
+//! Exponential retry delays for anything that reconnects (Redis, the SQL
+//! sink, pub/sub).
 
 use std::time::Duration;
 
@@ -6,14 +7,15 @@ use tokio_util::sync::CancellationToken;
 
 /// Doubling delays between `min` and `max`, reset after a success.
 #[derive(Debug, Clone)]
-pub(crate) struct Backoff {
+pub struct Backoff {
     min: Duration,
     max: Duration,
     next: Duration,
 }
 
 impl Backoff {
-    pub(crate) fn new(min: Duration, max: Duration) -> Self {
+    /// Starts at `min`.
+    pub fn new(min: Duration, max: Duration) -> Self {
         Backoff {
             min,
             max,
@@ -22,18 +24,19 @@ impl Backoff {
     }
 
     /// The delay to wait now; the following one is twice as long.
-    pub(crate) fn next_delay(&mut self) -> Duration {
+    pub fn next_delay(&mut self) -> Duration {
         let d = self.next;
         self.next = (self.next * 2).min(self.max);
         d
     }
 
-    pub(crate) fn reset(&mut self) {
+    /// Back to `min`, after a success.
+    pub fn reset(&mut self) {
         self.next = self.min;
     }
 
     /// Sleeps for the next delay; returns false when `shutdown` fired first.
-    pub(crate) async fn wait(&mut self, shutdown: &CancellationToken) -> bool {
+    pub async fn wait(&mut self, shutdown: &CancellationToken) -> bool {
         let d = self.next_delay();
         tokio::select! {
             _ = shutdown.cancelled() => false,
@@ -55,5 +58,14 @@ mod tests {
         assert_eq!(b.next_delay(), Duration::from_millis(35));
         b.reset();
         assert_eq!(b.next_delay(), Duration::from_millis(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn wait_returns_false_on_shutdown() {
+        let mut b = Backoff::new(Duration::from_secs(60), Duration::from_secs(60));
+        let stop = CancellationToken::new();
+        stop.cancel();
+        assert!(!b.wait(&stop).await);
+        assert!(b.wait(&CancellationToken::new()).await);
     }
 }

@@ -4,7 +4,7 @@ use tokio::time::Instant;
 
 /// What the limiter decided for one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RateDecision {
+pub enum RateDecision {
     /// Within the limit.
     Allow,
     /// Over the limit: refuse this message with `rate_limited`.
@@ -15,7 +15,7 @@ pub(crate) enum RateDecision {
 
 /// Token bucket: `burst` tokens, refilled at `rate` per second.
 #[derive(Debug, Clone)]
-pub(crate) struct RateLimiter {
+pub struct RateLimiter {
     rate: f64,
     burst: f64,
     tokens: f64,
@@ -25,7 +25,7 @@ pub(crate) struct RateLimiter {
 }
 
 impl RateLimiter {
-    pub(crate) fn new(rate: f64, burst: f64, max_strikes: u32, now: Instant) -> Self {
+    pub fn new(rate: f64, burst: f64, max_strikes: u32, now: Instant) -> Self {
         RateLimiter {
             rate,
             burst,
@@ -36,8 +36,13 @@ impl RateLimiter {
         }
     }
 
+    /// Messages refused in the current run of refusals.
+    pub fn strikes(&self) -> u32 {
+        self.strikes
+    }
+
     /// Takes one token for a message arriving at `now`.
-    pub(crate) fn check(&mut self, now: Instant) -> RateDecision {
+    pub fn check(&mut self, now: Instant) -> RateDecision {
         let dt = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
         self.tokens = (self.tokens + dt * self.rate).min(self.burst);

@@ -1,0 +1,134 @@
+//! The operator API's bodies under `/v1/admin`: the audit log's rows and
+//! the GeoJSON FeatureCollection that zones and POIs are listed in. The
+//! features themselves are GeoJSON, which the spawner validates.
+
+use serde::{Deserialize, Serialize};
+
+/// One row of `GET /v1/admin/audit`: an operator change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRow {
+    /// When, unix seconds.
+    pub at: i64,
+    /// When, unix milliseconds.
+    pub at_ms: i64,
+    /// Who made the change.
+    pub actor: String,
+    /// What kind of change, e.g. `zone.create`.
+    pub action: String,
+    /// What it was made to, e.g. a zone id.
+    pub target: String,
+    /// More about it (JSON text, or empty).
+    pub detail: String,
+}
+
+/// A GeoJSON FeatureCollection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureCollection {
+    /// Always `FeatureCollection`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The features.
+    pub features: Vec<serde_json::Value>,
+}
+
+impl FeatureCollection {
+    /// A collection of `features`.
+    pub fn new(features: Vec<serde_json::Value>) -> Self {
+        FeatureCollection {
+            kind: "FeatureCollection".into(),
+            features,
+        }
+    }
+}
+
+/// `POST /v1/admin/operators` request body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOperator {
+    /// The account's name, as the audit log shows it.
+    pub name: String,
+    /// `operator`, `analyst` or `sponsor:SPONSOR`.
+    pub role: String,
+}
+
+/// `POST /v1/admin/operators` reply: the account and its bearer token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorToken {
+    /// The account's name.
+    pub name: String,
+    /// Its role.
+    pub role: String,
+    /// Its bearer token, shown only here.
+    pub token: String,
+}
+
+/// One row of `GET /v1/admin/operators`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorRow {
+    /// The account's name.
+    pub name: String,
+    /// Its role.
+    pub role: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_have_the_contract_shape() {
+        let row = AuditRow {
+            at: 1,
+            at_ms: 1_500,
+            actor: "admin".into(),
+            action: "zone.delete".into(),
+            target: "z_1".into(),
+            detail: String::new(),
+        };
+        assert_eq!(
+            serde_json::to_value(&row).unwrap(),
+            serde_json::json!({"at":1,"at_ms":1500,"actor":"admin","action":"zone.delete","target":"z_1","detail":""})
+        );
+        let fc = FeatureCollection::new(vec![serde_json::json!({"type":"Feature"})]);
+        assert_eq!(
+            serde_json::to_string(&fc).unwrap(),
+            r#"{"type":"FeatureCollection","features":[{"type":"Feature"}]}"#
+        );
+    }
+}
+
+/// `GET /v1/admin/players/{id}/strikes`: a player's standing and strikes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerStrikes {
+    /// The player.
+    pub player_id: String,
+    /// `clear`, `warned`, `suspended` or `banned`.
+    pub standing: String,
+    /// When a warning or suspension ends, unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub until: Option<i64>,
+    /// Every strike, lifted ones included, oldest first.
+    pub strikes: Vec<StrikeView>,
+}
+
+/// One strike, as operators see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StrikeView {
+    /// Its id (for lifting it).
+    pub id: i64,
+    /// When, unix milliseconds.
+    pub at: i64,
+    /// Why.
+    pub reason: String,
+    /// `server`, or the operator who issued it.
+    pub actor: String,
+    /// When it was lifted, unix milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lifted_at: Option<i64>,
+}
+
+/// `POST /v1/admin/players/{id}/strikes` request body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewStrike {
+    /// Why, as the player and the audit log will see it.
+    pub reason: String,
+}
