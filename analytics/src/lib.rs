@@ -70,6 +70,7 @@ mod error;
 mod outbox;
 mod pipeline;
 mod reports;
+pub mod retention;
 pub mod service;
 mod sink;
 mod stream;

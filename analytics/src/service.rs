@@ -55,6 +55,11 @@ pub struct Args {
     /// operator accounts' tokens work without it.
     #[arg(long, env = "GEOGAME_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Days raw location events are kept before they are deleted (in
+    /// batches); the other events stay
+    #[arg(long, value_name = "DAYS", default_value_t = crate::retention::DEFAULT_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub location_retention: u32,
     /// Flags every listener shares (`--cors-origin`).
     #[command(flatten)]
     pub http: service_kit::HttpFlags,
@@ -122,6 +127,7 @@ pub struct Service {
     access: crate::access::Access,
     db: Db,
     consumer: Consumer,
+    retention: crate::retention::Retention,
 }
 
 impl std::fmt::Debug for Service {
@@ -173,6 +179,7 @@ impl Service {
             access: crate::access::Access::new(db.clone(), args.admin_token.as_deref()),
             db,
             consumer,
+            retention: crate::retention::Retention::days(args.location_retention),
         })
     }
 
@@ -190,8 +197,14 @@ impl Service {
             access,
             db,
             consumer,
+            retention,
         } = self;
         let consumer_task = tokio::spawn(consumer.run(shutdown.clone()));
+        let retention_task = tokio::spawn(crate::retention::run(
+            db.clone(),
+            retention,
+            shutdown.clone(),
+        ));
         let app: Router = reports_router(db.clone(), access)
             .route("/healthz", get(|| async { "ok" }))
             .route("/metrics", get(service_kit::telemetry::metrics_handler));
@@ -206,6 +219,7 @@ impl Service {
             Err(e) => tracing::error!(error = %e, "consumer task panicked"),
             Ok(Ok(())) => {}
         }
+        let _ = retention_task.await;
         db.close().await;
         served.map_err(ServiceError::Serve)
     }

@@ -31,6 +31,7 @@ export declare const CloseCodes: Readonly<{
   POLICY: 1008;
   TOO_BIG: 1009;
   REPLACED: 4001;
+  ERASED: 4003;
 }>;
 
 export interface GeogameErrorDetails {

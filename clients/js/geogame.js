@@ -32,6 +32,7 @@ export const CloseCodes = Object.freeze({
   POLICY: 1008,
   TOO_BIG: 1009,
   REPLACED: 4001,
+  ERASED: 4003,
 });
 
 /** A refusal from the server (an `error` frame or an HTTP error body), or a
@@ -456,7 +457,7 @@ class Channel extends Emitter {
       this._wantOpen = false;
       return this._setStatus('replaced', { code, reason });
     }
-    if (code === CloseCodes.POLICY || !this.reconnect) {
+    if (code === CloseCodes.POLICY || code === CloseCodes.ERASED || !this.reconnect) {
       this._wantOpen = false;
       return this._setStatus('closed', { code, reason });
     }

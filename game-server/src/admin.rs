@@ -18,12 +18,13 @@ use axum::{Extension, Router};
 use protocol::play::DespawnReason;
 use serde_json::{Value, json};
 use spawner::{Poi, Zone};
-use store::{AuditEntry, Operator, PoiRow, StoreError, ZoneRow};
+use store::{Operator, PoiRow, ZoneRow};
 
 use protocol::admin::{AuditRow, FeatureCollection};
 use protocol::sync::WorldChange;
 use service_kit::{ApiError, json_response};
 
+use crate::audit::{audit_entry, store_error};
 use crate::clock::{now_ms, now_s};
 use crate::state::GameState;
 use crate::world::{poi_row, zone_row};
@@ -53,6 +54,14 @@ pub(crate) fn router(state: Arc<GameState>) -> Router {
             "/v1/admin/players/{id}/strikes/{strike}",
             delete(lift_strike),
         )
+        .route(
+            "/v1/admin/operators/{name}",
+            delete(crate::erasure::revoke_operator),
+        )
+        .route(
+            "/v1/admin/players/{id}",
+            delete(crate::erasure::erase_player),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
         .with_state(state)
@@ -75,27 +84,8 @@ async fn require_admin(
     }
 }
 
-fn audit_entry(op: &Operator, action: &str, target: &str, detail: String) -> AuditEntry {
-    AuditEntry {
-        at: now_ms(),
-        actor: op.name.clone(),
-        action: action.into(),
-        target: target.into(),
-        detail,
-    }
-}
-
 fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("malformed json: {e}")))
-}
-
-fn store_error(e: StoreError) -> ApiError {
-    if e.is_unavailable() {
-        ApiError::unavailable("storage is unavailable; nothing changed")
-    } else {
-        tracing::error!(error = %e, "admin change failed");
-        ApiError::internal("storage error; nothing changed")
-    }
 }
 
 /// Runs CPU-heavy admin work (parsing and validating large GeoJSON,
@@ -340,12 +330,14 @@ async fn strikes_view(
     player: &str,
 ) -> Result<protocol::admin::PlayerStrikes, ApiError> {
     use crate::strikes::Standing;
-    let rows = state.db.strikes(player).await.map_err(store_error)?;
-    let (standing, until) = match state.cfg.strike_ladder.standing(&rows, now_ms()) {
+    let (rows, erased) = state.db.standing_facts(player).await.map_err(store_error)?;
+    let standing = crate::strikes::Standing::of(&state.cfg.strike_ladder, &rows, erased, now_ms());
+    let (standing, until) = match standing {
         Standing::Clear => ("clear", None),
         Standing::Warned { until_ms } => ("warned", Some(until_ms / 1000)),
         Standing::Suspended { until_ms } => ("suspended", Some(until_ms / 1000)),
         Standing::Banned => ("banned", None),
+        Standing::Erased => ("erased", None),
     };
     Ok(protocol::admin::PlayerStrikes {
         player_id: player.to_owned(),

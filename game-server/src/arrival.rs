@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use protocol::ErrorCode;
 use protocol::play::ServerMessage;
 use protocol::sync::WorldChange;
 use tokio::time::Instant;
@@ -49,12 +48,12 @@ pub(crate) async fn take_over(
     guard
 }
 
-/// Where the player stands on the strike ladder now. The store being away
-/// lets the player in (and says so in the log): a game that cannot read
-/// strikes should not lock everyone out.
+/// Where the player stands on the strike ladder now (or erased). The
+/// store being away lets the player in (and says so in the log): a game
+/// that cannot read strikes should not lock everyone out.
 pub(crate) async fn standing(state: &GameState, player_id: &str) -> Standing {
-    match state.db.strikes(player_id).await {
-        Ok(strikes) => state.cfg.strike_ladder.standing(&strikes, now_ms()),
+    match state.db.standing_facts(player_id).await {
+        Ok((strikes, erased)) => Standing::of(&state.cfg.strike_ladder, &strikes, erased, now_ms()),
         Err(e) => {
             tracing::warn!(error = %e, "strikes not read; letting the player in");
             Standing::Clear
@@ -107,11 +106,11 @@ pub(crate) async fn apply_standing_here(state: &GameState, player_id: &str) -> S
             _ => 0,
         });
     }
-    if let Some(why) = standing.refusal() {
-        let frame = ServerMessage::error(None, ErrorCode::Suspended, why).encode();
+    if let Some((code, why)) = standing.refusal() {
+        let frame = ServerMessage::error(None, code, why).encode();
         state
             .presence
-            .close_player(player_id, protocol::close::POLICY, frame);
+            .close_player(player_id, standing.close_code(), frame);
     }
     standing
 }

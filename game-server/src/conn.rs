@@ -65,12 +65,16 @@ pub(crate) async fn serve<S: Socket, H: Send>(state: Arc<GameState>, mut socket:
     let started = Instant::now();
     state.emit(state.stamp().socket_opened(&conn.player_id));
     let end = play(&state, &mut conn, &mut socket, &outbox).await;
+    // An erased player's last socket leaves no event naming them.
+    let erased = matches!(end, End::Close(close::ERASED, _));
     if let End::Close(code, reason) = end {
         close_with(&state, &mut socket, code, reason).await;
     }
     crate::arrival::depart(&state, &mut conn);
-    let lasted = started.elapsed().as_secs_f64();
-    state.emit(state.stamp().socket_closed(&conn.player_id, lasted));
+    if !erased {
+        let lasted = started.elapsed().as_secs_f64();
+        state.emit(state.stamp().socket_closed(&conn.player_id, lasted));
+    }
     metrics::gauge!("geogame_connections").decrement(1.0);
 }
 
@@ -135,15 +139,10 @@ async fn hello<S: Socket>(
         Ok(claims) => {
             // A suspended or banned player is told why, and not let in.
             let standing = crate::arrival::standing(state, &claims.sub).await;
-            if let Some(why) = standing.refusal() {
-                metrics::counter!("geogame_errors_total", "code" => "suspended").increment(1);
-                send(
-                    state,
-                    socket,
-                    &ServerMessage::error(None, ErrorCode::Suspended, why),
-                )
-                .await?;
-                return Err(End::Close(close::POLICY, "suspended"));
+            if let Some((code, why)) = standing.refusal() {
+                metrics::counter!("geogame_errors_total", "code" => code.as_str()).increment(1);
+                send(state, socket, &ServerMessage::error(None, code, why)).await?;
+                return Err(End::Close(standing.close_code(), code.as_str()));
             }
             let welcome = ServerMessage::Welcome {
                 player_id: claims.sub.clone(),
@@ -249,6 +248,7 @@ async fn play<S: Socket>(
                     Some(close::REPLACED) => {
                         return End::Close(close::REPLACED, "replaced by a newer connection");
                     }
+                    Some(close::ERASED) => return End::Close(close::ERASED, "erased"),
                     Some(code) => return End::Close(code, "suspended"),
                     None => {}
                 }

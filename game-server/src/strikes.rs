@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use protocol::ErrorCode;
 use store::StrikeRow;
 
 /// The ladder's settings.
@@ -45,6 +46,8 @@ pub(crate) enum Standing {
     Suspended { until_ms: i64 },
     /// May not play.
     Banned,
+    /// The player's data was erased: the id is gone for good.
+    Erased,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -86,16 +89,43 @@ impl StrikeLadder {
 }
 
 impl Standing {
-    /// Why the player may not play, for the `error` they are sent; none
-    /// when they may.
-    pub(crate) fn refusal(self) -> Option<String> {
+    /// The standing of a player with `strikes`, or erased.
+    pub(crate) fn of(
+        ladder: &StrikeLadder,
+        strikes: &[StrikeRow],
+        erased: bool,
+        now_ms: i64,
+    ) -> Standing {
+        if erased {
+            Standing::Erased
+        } else {
+            ladder.standing(strikes, now_ms)
+        }
+    }
+
+    /// The close code of a socket the standing refuses.
+    pub(crate) fn close_code(self) -> u16 {
+        match self {
+            Standing::Erased => protocol::close::ERASED,
+            _ => protocol::close::POLICY,
+        }
+    }
+
+    /// Why the player may not play, for the `error` they are sent (its
+    /// code and message); none when they may.
+    pub(crate) fn refusal(self) -> Option<(ErrorCode, String)> {
+        let suspended = |why: String| Some((ErrorCode::Suspended, why));
         match self {
             Standing::Clear | Standing::Warned { .. } => None,
-            Standing::Suspended { until_ms } => Some(format!(
+            Standing::Suspended { until_ms } => suspended(format!(
                 "suspended for repeated impossible movement until {} (unix s)",
                 until_ms / 1000
             )),
-            Standing::Banned => Some("banned for repeated impossible movement".into()),
+            Standing::Banned => suspended("banned for repeated impossible movement".into()),
+            Standing::Erased => Some((
+                ErrorCode::Unauthorized,
+                "this player's data was erased; sign in again as a new player".into(),
+            )),
         }
     }
 }
@@ -166,13 +196,17 @@ mod tests {
             l.standing(&old, t + 1),
             Standing::Warned { until_ms: t + DAY }
         );
-        assert!(Standing::Banned.refusal().unwrap().contains("banned"));
-        assert!(
-            Standing::Suspended { until_ms: 5_000 }
-                .refusal()
-                .unwrap()
-                .contains("until 5")
-        );
+        let (code, why) = Standing::Banned.refusal().unwrap();
+        assert_eq!(code, ErrorCode::Suspended);
+        assert!(why.contains("banned"));
+        let (_, why) = Standing::Suspended { until_ms: 5_000 }.refusal().unwrap();
+        assert!(why.contains("until 5"));
         assert_eq!(Standing::Warned { until_ms: 1 }.refusal(), None);
+        // An erased player is refused whatever their strikes, as unknown.
+        assert_eq!(Standing::of(&l, &old, true, t), Standing::Erased);
+        assert_eq!(Standing::of(&l, &[], false, t), Standing::Clear);
+        let (code, why) = Standing::Erased.refusal().unwrap();
+        assert_eq!(code, ErrorCode::Unauthorized);
+        assert!(why.contains("erased"));
     }
 }

@@ -37,7 +37,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "handlers",
         &[
-            "accounts", "admin", "arrival", "follow", "nearby", "play", "session", "tick",
+            "accounts", "admin", "arrival", "audit", "erasure", "follow", "nearby", "play",
+            "session", "tick",
         ],
     ),
     ("transport", &["conn", "http", "upgrade", "web"]),

@@ -20,15 +20,29 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     };
     let base = args.url.trim_end_matches('/');
     let (method, path, body) = match &args.task {
-        AdminTask::ImportPois { file } => (Method::POST, "/v1/admin/pois", Some(read(file)?)),
-        AdminTask::ExportPois => (Method::GET, "/v1/admin/pois", None),
-        AdminTask::ImportZones { file } => (Method::PUT, "/v1/admin/zones", Some(read(file)?)),
-        AdminTask::ExportZones => (Method::GET, "/v1/admin/zones", None),
+        AdminTask::ImportPois { file } => {
+            (Method::POST, "/v1/admin/pois".to_owned(), Some(read(file)?))
+        }
+        AdminTask::ExportPois => (Method::GET, "/v1/admin/pois".to_owned(), None),
+        AdminTask::ImportZones { file } => {
+            (Method::PUT, "/v1/admin/zones".to_owned(), Some(read(file)?))
+        }
+        AdminTask::ExportZones => (Method::GET, "/v1/admin/zones".to_owned(), None),
         AdminTask::AddOperator { name, role } => {
             let body = serde_json::json!({"name": name, "role": role}).to_string();
-            (Method::POST, "/v1/admin/operators", Some(body))
+            (Method::POST, "/v1/admin/operators".to_owned(), Some(body))
         }
-        AdminTask::ListOperators => (Method::GET, "/v1/admin/operators", None),
+        AdminTask::ListOperators => (Method::GET, "/v1/admin/operators".to_owned(), None),
+        AdminTask::RevokeOperator { name } => (
+            Method::DELETE,
+            format!("/v1/admin/operators/{}", segment(name)),
+            None,
+        ),
+        AdminTask::ErasePlayer { player_id } => (
+            Method::DELETE,
+            format!("/v1/admin/players/{}", segment(player_id)),
+            None,
+        ),
     };
     let client = reqwest::Client::new();
     let mut req = client
@@ -51,10 +65,18 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         let v: serde_json::Value = serde_json::from_str(&text).context("reading the reply")?;
         let token = v["token"].as_str().context("the reply has no token")?;
         println!("{token}");
-    } else {
+    } else if !text.is_empty() {
         println!("{text}");
     }
     Ok(())
+}
+
+/// `s` as one percent-encoded path segment (a name may hold spaces or
+/// slashes), by the URL parser's own rules.
+fn segment(s: &str) -> String {
+    let mut u = reqwest::Url::parse("http://segment/").expect("a valid base");
+    u.path_segments_mut().expect("a base with a path").push(s);
+    u.path()[1..].to_owned()
 }
 
 fn read(file: &std::path::Path) -> anyhow::Result<String> {

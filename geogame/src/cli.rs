@@ -32,6 +32,11 @@ pub struct UpArgs {
     /// Lobby wait before a raid that is not full starts, in seconds.
     #[arg(long, default_value_t = 30.0)]
     pub lobby_wait_s: f64,
+    /// Days raw location events are kept before they are deleted (in
+    /// batches); the other events stay.
+    #[arg(long, value_name = "DAYS", default_value_t = analytics::retention::DEFAULT_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub location_retention: u32,
     /// The game server's flags, the same as `game-server` takes. With no
     /// `--world`, the shipped demo world around 228th Ave, Sammamish WA is
     /// stored when the database has no POIs.
@@ -89,4 +94,17 @@ pub enum AdminTask {
     },
     /// List the operator accounts and their roles.
     ListOperators,
+    /// Delete an operator account; its token stops working at once.
+    RevokeOperator {
+        /// The account's name.
+        name: String,
+    },
+    /// Erase a player's personal data: sign-in, account, collection,
+    /// strikes, and the coordinates of their analytics events (kept under
+    /// a pseudonym, so the reports' counts stay right). Their tokens stop
+    /// working and their sockets are closed.
+    ErasePlayer {
+        /// The player id.
+        player_id: String,
+    },
 }

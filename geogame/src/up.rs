@@ -29,6 +29,7 @@ pub struct UpConfig {
     redis_url: Option<String>,
     cors: service_kit::Cors,
     tls: Option<service_kit::tls::TlsFiles>,
+    retention: analytics::retention::Retention,
 }
 
 impl UpConfig {
@@ -62,6 +63,7 @@ impl UpConfig {
             options,
             cors,
             tls,
+            retention: analytics::retention::Retention::days(args.location_retention),
         })
     }
 }
@@ -160,6 +162,11 @@ pub async fn run(
         async move { lobby.run(s).await }
     });
     let pipeline = tokio::spawn(app.pipeline.run(shutdown.clone()));
+    let retention = tokio::spawn(analytics::retention::run(
+        app.db.clone(),
+        cfg.retention,
+        shutdown.clone(),
+    ));
     let admin_task = admin_listener.map(|l| {
         tokio::spawn(serve(
             l,
@@ -178,7 +185,7 @@ pub async fn run(
     if !app.server.drained(drain).await {
         tracing::warn!("some sockets did not close before the deadline");
     }
-    for t in [tick, sync, beat, lobby_task] {
+    for t in [tick, sync, beat, lobby_task, retention] {
         let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
     }
     if let Some(t) = admin_task {

@@ -70,6 +70,18 @@ pub struct OperatorRow {
     pub role: String,
 }
 
+/// The answer to `DELETE /v1/admin/players/{id}`: what was erased.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayerErased {
+    /// The erased player.
+    pub player_id: String,
+    /// Rows of the player's own data deleted (sign-in, account, tokens,
+    /// collection, inventory, spins, strikes).
+    pub rows_deleted: u64,
+    /// Analytics events kept under a pseudonym, without coordinates.
+    pub events_pseudonymised: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

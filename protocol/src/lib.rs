@@ -55,4 +55,6 @@ pub mod close {
     pub const TOO_BIG: u16 = 1009;
     /// The player opened a newer socket elsewhere.
     pub const REPLACED: u16 = 4001;
+    /// An operator erased the player's data: the token names nobody now.
+    pub const ERASED: u16 = 4003;
 }

@@ -29,6 +29,7 @@ mod events;
 mod game;
 mod operators;
 mod players;
+mod privacy;
 mod strikes;
 mod world;
 
@@ -37,6 +38,7 @@ pub use db::{Db, DbUrl, PgConfig, SqliteConfig, SqliteDb, redact};
 pub use error::StoreError;
 pub use game::CaughtCreature;
 pub use operators::{Operator, Role, token_hash};
+pub use privacy::Erasure;
 pub use strikes::StrikeRow;
 pub use world::{AuditEntry, PoiRow, ZoneRow};
 

@@ -74,6 +74,7 @@ const UPSERT_OPERATOR: &str = "INSERT INTO operators (name, role, sponsor, token
      token_hash = excluded.token_hash, created_at = excluded.created_at";
 const SELECT_BY_HASH: &str = "SELECT name, role, sponsor FROM operators WHERE token_hash = $1";
 const SELECT_ALL: &str = "SELECT name, role, sponsor FROM operators ORDER BY name";
+const DELETE_OPERATOR: &str = "DELETE FROM operators WHERE name = $1";
 
 fn from_row((name, role, sponsor): (String, String, Option<String>)) -> Option<Operator> {
     let role = match (role.as_str(), sponsor) {
@@ -123,6 +124,29 @@ impl Db {
             sqlx::query_as(SELECT_BY_HASH).bind(&hash).fetch_optional(pool).await?
         });
         Ok(row.and_then(from_row))
+    }
+
+    /// Deletes the operator `name`, whose token stops working at once,
+    /// writing `audit` with it; false (and no audit row) when there is no
+    /// such operator.
+    pub async fn revoke_operator(
+        &self,
+        name: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        write_tx!(self, tx => {
+            let n = sqlx::query(DELETE_OPERATOR)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+            write_audit!(&mut *tx, audit);
+            tx.commit().await?;
+            Ok(true)
+        })
     }
 
     /// Every operator account, by name.

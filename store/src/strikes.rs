@@ -41,6 +41,12 @@ const INSERT: &str = "INSERT INTO strikes (player_id, at_ms, reason, actor) VALU
      RETURNING id";
 const SELECT: &str = "SELECT id, player_id, at_ms, reason, actor, lifted_at_ms FROM strikes \
      WHERE player_id = $1 ORDER BY at_ms, id";
+/// The strikes and, as a row with id 0 (strike ids start at 1), the
+/// erasure tombstone: one round trip for a `hello`.
+const SELECT_WITH_ERASURE: &str = "SELECT id, player_id, at_ms, reason, actor, lifted_at_ms \
+     FROM strikes WHERE player_id = $1 \
+     UNION ALL SELECT 0, player_id, at_ms, 'erased', 'erasure', NULL \
+     FROM erased_players WHERE player_id = $1";
 const LIFT: &str = "UPDATE strikes SET lifted_at_ms = $3 \
      WHERE id = $1 AND player_id = $2 AND lifted_at_ms IS NULL";
 
@@ -76,6 +82,23 @@ impl Db {
         let rows: Vec<Tuple> =
             on_pool!(self, pool => sqlx::query_as(SELECT).bind(player_id).fetch_all(pool).await?);
         Ok(rows.into_iter().map(row).collect())
+    }
+
+    /// Every strike of `player_id` (any order), and whether the player was
+    /// erased, in one query.
+    pub async fn standing_facts(
+        &self,
+        player_id: &str,
+    ) -> Result<(Vec<StrikeRow>, bool), StoreError> {
+        let rows: Vec<Tuple> = on_pool!(self, pool => sqlx::query_as(SELECT_WITH_ERASURE)
+            .bind(player_id)
+            .fetch_all(pool)
+            .await?);
+        let erased = rows.iter().any(|r| r.0 == 0);
+        Ok((
+            rows.into_iter().filter(|r| r.0 != 0).map(row).collect(),
+            erased,
+        ))
     }
 
     /// Lifts strike `id` of `player_id` at `at_ms`, writing `audit`;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CloseCodes, ErrorCodes, GeogameClient, GeogameError } from '../geogame.js';
-import { DEMO, device, nextEvent, startServer } from './server.mjs';
+import { ADMIN_TOKEN, DEMO, device, nextEvent, startServer } from './server.mjs';
 
 /** @type {Awaited<ReturnType<typeof startServer>>} */
 let server;
@@ -149,4 +149,21 @@ test('a second socket for the same player replaces the first (close 4001)', asyn
   await sleep(300);
   assert.equal(older.status, 'replaced', 'no reconnect after being replaced');
   assert.equal(newer.status, 'connected');
+});
+
+test('an erased player is closed with 4003 and does not reconnect as someone new', async () => {
+  const c = new GeogameClient({ baseUrl: server.baseUrl, backoff: { initialMs: 50, maxMs: 100 } });
+  clients.push(c);
+  const { player_id } = await c.signInGuest(device('erased'));
+  await c.connect();
+  const closed = nextEvent(c, 'status', (s) => s.status !== 'connected', 5000);
+  const r = await fetch(`${server.baseUrl}/v1/admin/players/${player_id}`, {
+    method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  assert.equal(r.status, 200);
+  const s = await closed;
+  assert.equal(s.status, 'closed');
+  assert.equal(s.code, CloseCodes.ERASED);
+  await sleep(300);
+  assert.equal(c.status, 'closed', 'no reconnect after the erasure');
 });

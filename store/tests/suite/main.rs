@@ -3,6 +3,7 @@
 
 mod cases_events;
 mod cases_game;
+mod cases_privacy;
 mod cases_world;
 mod crash;
 mod harness;
@@ -57,6 +58,9 @@ both_backends!(
     cases_events::corrupt_outbox_row_is_reported,
     cases_events::enqueued_events_reach_the_sink_once,
     cases_events::closed_pool_is_unavailable,
+    cases_privacy::erasure_keeps_counts_and_removes_what_names_the_player,
+    cases_privacy::old_locations_expire_in_batches,
+    cases_privacy::revoked_operator_token_stops_working,
 );
 
 #[tokio::test]
