@@ -70,6 +70,10 @@ ensure_browser() {
     log "chromium: installing"
     apt_install chromium || die "Chromium is needed for the browser tests: apt-get install -y chromium"
   fi
+  if ! command -v openssl >/dev/null; then
+    log "openssl: installing (the SDK's TLS test makes its certificate with it)"
+    apt_install openssl || die "openssl is needed for the SDK's TLS test: apt-get install -y openssl"
+  fi
   log "npm ci (clients/: playwright-core)"
   (cd clients && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in clients/ failed"
 }

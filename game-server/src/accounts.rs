@@ -8,6 +8,9 @@
 //!   make that email 429 until the minute has passed, right password or
 //!   not. An unknown email costs the same hash as a known one, so response
 //!   times do not tell which emails have accounts.
+//! - One client address gets `sign_ins_per_address` password sign-ins a
+//!   minute (429 beyond), counted behind a load balancer by the address
+//!   it forwards when it is a trusted proxy.
 //! - Every sign-in returns a player token and a refresh token; a refresh
 //!   token works once (it is stored hashed and marked used atomically).
 
@@ -20,7 +23,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use protocol::http::{AccountRequest, AccountResponse, RefreshRequest};
-use service_kit::{ApiError, json_response};
+use service_kit::{ApiError, Peer, json_response};
 use store::AccountTaken;
 use tokio::time::Instant;
 
@@ -46,6 +49,30 @@ fn storage(e: store::StoreError) -> ApiError {
 
 fn conflict(message: &str) -> ApiError {
     ApiError::new(StatusCode::CONFLICT, "conflict", message)
+}
+
+/// Counts a password sign-in from `peer`'s client address; refuses it
+/// when that address has made the configured number within a minute.
+/// Without this, one machine could try a password against every email in
+/// turn (the per-email lockout never trips), or keep the CPU busy hashing.
+fn count_sign_in(state: &GameState, peer: &Peer) -> Result<(), ApiError> {
+    if state.cfg.sign_ins_per_address == 0 {
+        return Ok(());
+    }
+    let Some(ip) = peer.client_ip(&state.cfg.trusted_proxies) else {
+        return Ok(());
+    };
+    let key = ip.to_string();
+    let now = Instant::now();
+    if state.sign_ins_by_address.locked(&key, now) {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many sign-ins from your address; wait a minute",
+        ));
+    }
+    state.sign_ins_by_address.fail(&key, now);
+    Ok(())
 }
 
 fn too_many(email: &str) -> ApiError {
@@ -134,9 +161,11 @@ async fn sign_in(
 /// `POST /v1/auth/register`.
 pub(crate) async fn register(
     State(state): State<Arc<GameState>>,
+    peer: Peer,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    count_sign_in(&state, &peer)?;
     let req: AccountRequest = parse(&body, r#"{"email", "password"}"#)?;
     let email = req.validate().map_err(ApiError::bad_request)?;
     // A guest upgrades: the account keeps the guest's player id.
@@ -167,8 +196,10 @@ pub(crate) async fn register(
 /// `POST /v1/auth/login`.
 pub(crate) async fn login(
     State(state): State<Arc<GameState>>,
+    peer: Peer,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    count_sign_in(&state, &peer)?;
     let req: AccountRequest = parse(&body, r#"{"email", "password"}"#)?;
     let email = req.email_key();
     if state.login_failures.locked(&email, Instant::now()) {

@@ -230,7 +230,7 @@ async fn upsert_pois(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let specs = off_runtime(move || {
-        spawner::parse_pois(&parse_body(&body)?).map_err(|e| ApiError::bad_request(e.to_string()))
+        spawner::parse_pois_json(&body).map_err(|e| ApiError::bad_request(e.to_string()))
     })
     .await??;
     let pois: Vec<Poi> = specs.into_iter().map(spawner::PoiSpec::into_poi).collect();
@@ -245,10 +245,13 @@ async fn upsert_pois(
         )
         .await
         .map_err(store_error)?;
-    let fc = spawner::pois_to_feature_collection(pois.iter());
+    let reply = json_response(
+        StatusCode::CREATED,
+        &spawner::pois_to_feature_collection(pois.iter()),
+    );
     state.world.upsert_pois(pois);
     state.sync.announce(WorldChange::Pois);
-    Ok(json_response(StatusCode::CREATED, &fc))
+    Ok(reply)
 }
 
 async fn audit(State(state): State<Arc<GameState>>) -> Result<Response, ApiError> {

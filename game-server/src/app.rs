@@ -172,9 +172,7 @@ pub async fn build(
 
 /// Parses a GeoJSON Feature or FeatureCollection of POI points.
 pub fn parse_world(text: &str) -> Result<Vec<Poi>, AppError> {
-    let v: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| AppError::Config(format!("world file is not JSON: {e}")))?;
-    let specs =
-        spawner::parse_pois(&v).map_err(|e| AppError::Config(format!("world file: {e}")))?;
+    let specs = spawner::parse_pois_json(text.as_bytes())
+        .map_err(|e| AppError::Config(format!("world file: {e}")))?;
     Ok(specs.into_iter().map(spawner::PoiSpec::into_poi).collect())
 }

@@ -9,6 +9,8 @@ pub(crate) const LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// Emails whose failures are remembered at once: a flood of made-up
 /// emails cannot grow memory past it.
 pub(crate) const LOGIN_TRACKED_EMAILS: usize = 100_000;
+/// Client addresses tracked for the per-address sign-in limit.
+pub(crate) const SIGN_IN_TRACKED_ADDRESSES: usize = 100_000;
 
 /// OpenStreetMap's standard tiles; a page draws a plain map without them.
 pub const DEFAULT_TILE_URL: &str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
@@ -45,8 +47,15 @@ pub struct ServerConfig {
     pub visit_window: Duration,
     /// Seconds before the same player can spin the same POI again.
     pub spin_cooldown_s: i64,
-    /// Lifetime of a guest token.
+    /// Lifetime of a player (access) token, guest or account. Short: an
+    /// account renews it with its refresh token, a guest by signing in
+    /// again with its device id; an open socket is not cut when it lapses.
     pub token_ttl_s: i64,
+    /// Password sign-ins (`register` and `login`) one client address may
+    /// attempt per minute; zero for no limit.
+    pub sign_ins_per_address: usize,
+    /// Proxies (load balancers) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The first frame must arrive within this time.
     pub hello_timeout: Duration,
     /// A socket with no frame at all for this long is closed.
@@ -127,7 +136,9 @@ impl Default for ServerConfig {
             visit_radius_m: 40.0,
             visit_window: Duration::from_secs(30 * 60),
             spin_cooldown_s: 300,
-            token_ttl_s: 7 * 24 * 3600,
+            token_ttl_s: 3600,
+            sign_ins_per_address: 30,
+            trusted_proxies: Vec::new(),
             hello_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(120),
             ping_interval: Duration::from_secs(30),

@@ -58,6 +58,18 @@ pub struct GameFlags {
     /// Sustained messages per second allowed per play socket.
     #[arg(long, default_value_t = 20.0)]
     pub rate_limit: f64,
+    /// Lifetime of a player token in seconds; accounts renew it with their
+    /// refresh token, guests by signing in again.
+    #[arg(long, default_value_t = ServerConfig::default().token_ttl_s)]
+    pub token_ttl: i64,
+    /// Password sign-ins (register, login) one client address may make per
+    /// minute; 0 for no limit.
+    #[arg(long, default_value_t = ServerConfig::default().sign_ins_per_address)]
+    pub sign_ins_per_address: usize,
+    /// A load balancer's address whose `X-Forwarded-For` names the client
+    /// (repeatable); requests from others are counted by their own address.
+    #[arg(long = "trusted-proxy")]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Play sockets this server holds at once; one more gets 503.
     #[arg(long, default_value_t = ServerConfig::default().capacity)]
     pub capacity: usize,
@@ -91,6 +103,9 @@ impl GameFlags {
         }
         if self.capacity == 0 {
             return bad("--capacity must be at least 1");
+        }
+        if !(60..=30 * 86_400).contains(&self.token_ttl) {
+            return bad("--token-ttl must be between 60 seconds and 30 days");
         }
         if self.redis_prefix.is_empty() {
             return bad("--redis-prefix must not be empty");
@@ -128,6 +143,9 @@ impl GameFlags {
             rate_per_s: self.rate_limit,
             rate_burst: (self.rate_limit * 2.0).max(10.0),
             capacity: self.capacity,
+            token_ttl_s: self.token_ttl,
+            sign_ins_per_address: self.sign_ins_per_address,
+            trusted_proxies: self.trusted_proxies.clone(),
             tile_url,
             lobby_url,
             ..ServerConfig::default()
@@ -178,7 +196,25 @@ mod tests {
     fn capacity_and_rate_limit_reach_the_server_config() {
         // Regression: `--capacity` was parsed and never read, and
         // `game-server` had no `--rate-limit` at all.
-        let o = options(&["--capacity", "1", "--rate-limit", "5"]).unwrap();
+        let o = options(&[
+            "--capacity",
+            "1",
+            "--rate-limit",
+            "5",
+            "--token-ttl",
+            "900",
+            "--sign-ins-per-address",
+            "7",
+            "--trusted-proxy",
+            "10.0.0.2",
+        ])
+        .unwrap();
+        assert_eq!(o.server.token_ttl_s, 900);
+        assert_eq!(o.server.sign_ins_per_address, 7);
+        assert_eq!(
+            o.server.trusted_proxies,
+            vec!["10.0.0.2".parse::<std::net::IpAddr>().unwrap()]
+        );
         assert_eq!(o.server.capacity, 1);
         assert_eq!(o.server.rate_per_s, 5.0);
         assert_eq!(o.server.rate_burst, 10.0);
@@ -234,6 +270,7 @@ mod tests {
     fn unusable_values_are_refused_with_the_flag_named() {
         for (args, flag) in [
             (&["--capacity", "0"][..], "--capacity"),
+            (&["--token-ttl", "5"][..], "--token-ttl"),
             (&["--rate-limit", "0"][..], "--rate-limit"),
             (&["--rate-limit", "NaN"][..], "--rate-limit"),
             (&["--redis-prefix", ""][..], "--redis-prefix"),

@@ -61,6 +61,8 @@ pub struct GameState {
     pub(crate) hub: Hub,
     pub(crate) presence: Presence,
     pub(crate) login_failures: service_kit::Lockout,
+    /// Password sign-ins per client address in the last minute.
+    pub(crate) sign_ins_by_address: service_kit::Lockout,
     /// The raids of this server. The mutex is only held for synchronous
     /// sections, never across an `.await`.
     pub(crate) sessions: Mutex<Sessions<ConnId>>,
@@ -85,6 +87,11 @@ impl std::fmt::Debug for GameState {
 impl GameState {
     /// Builds the state. `shutdown` stops every socket and task.
     pub fn new(cfg: ServerConfig, deps: GameDeps, shutdown: CancellationToken) -> Arc<Self> {
+        let sign_ins_by_address = service_kit::Lockout::new(
+            cfg.sign_ins_per_address,
+            std::time::Duration::from_secs(60),
+            crate::config::SIGN_IN_TRACKED_ADDRESSES,
+        );
         Arc::new(GameState {
             sockets: Arc::new(tokio::sync::Semaphore::new(cfg.capacity)),
             conns: service_kit::Tasks::new(),
@@ -101,6 +108,7 @@ impl GameState {
                 crate::config::LOGIN_FAILURE_WINDOW,
                 crate::config::LOGIN_TRACKED_EMAILS,
             ),
+            sign_ins_by_address,
             sessions: Mutex::default(),
             shutdown,
             on_session_end: deps.on_session_end,

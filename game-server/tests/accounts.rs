@@ -242,3 +242,76 @@ async fn five_failures_within_a_minute_lock_that_email_with_429() {
     assert_eq!(s, 200, "another email is not locked");
     srv.stop().await;
 }
+
+/// A wrong-password login for `email`, as if through a balancer that
+/// forwarded `forwarded_for`; the status.
+async fn login_from(base: &str, email: &str, forwarded_for: Option<&str>) -> u16 {
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}/v1/auth/login"))
+        .json(&json!({"email": email, "password": "not the password"}));
+    if let Some(f) = forwarded_for {
+        req = req.header("X-Forwarded-For", f);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn one_address_gets_a_few_password_sign_ins_a_minute_whatever_emails_it_tries() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config();
+    cfg.sign_ins_per_address = 3;
+    let srv = start(cfg, dir.path()).await;
+    let base = srv.http();
+    // A spray over many emails: the per-email lockout never trips, the
+    // per-address limit does, and a forged X-Forwarded-For is not believed
+    // from a peer that is no trusted proxy.
+    for i in 0..3 {
+        assert_eq!(
+            login_from(&base, &format!("u{i}@example.com"), None).await,
+            401
+        );
+    }
+    let (s, e) = post(
+        &base,
+        "/v1/auth/register",
+        json!({"email": "new@example.com", "password": "long enough pw"}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (429, Some("rate_limited")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("address"),
+        "{e}"
+    );
+    assert_eq!(
+        login_from(&base, "u9@example.com", Some("198.51.100.9")).await,
+        429
+    );
+    srv.stop().await;
+
+    // Behind a trusted balancer, each forwarded client has its own budget.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config();
+    cfg.sign_ins_per_address = 3;
+    cfg.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let srv = start(cfg, dir.path()).await;
+    let base = srv.http();
+    for i in 0..3 {
+        let s = login_from(&base, &format!("a{i}@example.com"), Some("203.0.113.1")).await;
+        assert_eq!(s, 401);
+    }
+    assert_eq!(
+        login_from(&base, "a3@example.com", Some("203.0.113.1")).await,
+        429
+    );
+    assert_eq!(
+        login_from(&base, "b@example.com", Some("203.0.113.2")).await,
+        401,
+        "another client behind the same balancer is not limited"
+    );
+    srv.stop().await;
+}

@@ -105,3 +105,126 @@ async fn a_zone_posted_to_one_server_takes_effect_on_the_other_within_a_second()
     );
     p.stop().await;
 }
+
+async fn call(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = reqwest::Client::new().request(method, format!("{base}{path}"));
+    if let Some(t) = bearer {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+#[tokio::test]
+async fn accounts_and_operators_made_on_one_server_work_on_the_other() {
+    use reqwest::Method;
+    let Some(pair) = pair("trust_across").await else {
+        return;
+    };
+    let (a, b) = (pair.a.http(), pair.b.http());
+    let creds = json!({"email": "both@example.com", "password": "shared secret pw"});
+    let (s, reg) = call(
+        &a,
+        Method::POST,
+        "/v1/auth/register",
+        None,
+        Some(creds.clone()),
+    )
+    .await;
+    assert_eq!(s, 200, "{reg}");
+    let (s, login) = call(&b, Method::POST, "/v1/auth/login", None, Some(creds)).await;
+    assert_eq!(
+        (s, &login["player_id"]),
+        (200, &reg["player_id"]),
+        "{login}"
+    );
+    // A refresh token works once across the fleet.
+    let refresh = json!({"refresh_token": reg["refresh_token"]});
+    let (s, _) = call(
+        &b,
+        Method::POST,
+        "/v1/auth/refresh",
+        None,
+        Some(refresh.clone()),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = call(&a, Method::POST, "/v1/auth/refresh", None, Some(refresh)).await;
+    assert_eq!(s, 401, "used on b, refused on a");
+    // An operator added on one server signs in on the other, and its
+    // revocation there ends it here.
+    let (s, op) = call(
+        &a,
+        Method::POST,
+        "/v1/admin/operators",
+        Some(ADMIN),
+        Some(json!({"name": "ops-1", "role": "operator"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{op}");
+    let token = op["token"].as_str().unwrap();
+    assert_eq!(
+        call(&b, Method::GET, "/v1/admin/zones", Some(token), None)
+            .await
+            .0,
+        200
+    );
+    let (s, _) = call(
+        &b,
+        Method::DELETE,
+        "/v1/admin/operators/ops-1",
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    assert_eq!(
+        call(&a, Method::GET, "/v1/admin/zones", Some(token), None)
+            .await
+            .0,
+        401
+    );
+    pair.stop().await;
+}
+
+#[tokio::test]
+async fn an_erasure_on_one_server_closes_the_players_socket_on_the_other() {
+    let Some(pair) = pair("erase_across").await else {
+        return;
+    };
+    let (player, token) = common::guest(&pair.a.http(), "erase-me").await;
+    let mut on_a = Client::connect(pair.a.addr).await;
+    on_a.send(json!({"type": "hello", "token": token})).await;
+    assert_eq!(on_a.recv().await["type"], "welcome");
+    on_a.locate(1, 0.0).await;
+    let (s, erased) = call(
+        &pair.b.http(),
+        reqwest::Method::DELETE,
+        &format!("/v1/admin/players/{player}"),
+        Some(ADMIN),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{erased}");
+    let e = on_a.recv_type("error").await;
+    assert_eq!(e["code"], "unauthorized", "{e}");
+    assert_eq!(on_a.closed().await, 4003, "server a closed its socket");
+    // Neither server takes the old token.
+    for srv in [&pair.a, &pair.b] {
+        let mut c = Client::connect(srv.addr).await;
+        c.send(json!({"type": "hello", "token": token})).await;
+        assert_eq!(c.recv().await["code"], "unauthorized");
+        assert_eq!(c.closed().await, 4003);
+    }
+    pair.stop().await;
+}

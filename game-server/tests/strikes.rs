@@ -99,7 +99,16 @@ async fn a_teleport_warns_a_second_strike_suspends_a_third_bans_and_lifting_step
     // The warning hides rare creatures, not common ones.
     srv.place("rare-1", FAR + 20.0, spawner::Rarity::Rare);
     srv.place("common-1", FAR + 25.0, spawner::Rarity::Common);
-    let seen = ids(&c.locate(3, FAR + 5.0).await);
+    // The server applies the warning just after it stores the strike (the
+    // listing above may see the row a moment before), so look a few times.
+    let mut seen = ids(&c.locate(3, FAR + 5.0).await);
+    for seq in 100..140 {
+        if !seen.contains(&"rare-1".to_owned()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        seen = ids(&c.locate(seq, FAR + 5.0 + (seq % 2) as f64).await);
+    }
     assert!(
         seen.contains(&"common-1".to_owned()) && !seen.contains(&"rare-1".to_owned()),
         "{seen:?}"

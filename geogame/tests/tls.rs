@@ -92,3 +92,59 @@ async fn up_serves_https_and_wss_on_one_port() {
     assert!(r.is_err() || !r.unwrap().status().is_success());
     up.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_load_test_plays_over_https_and_wss_with_a_private_ca() {
+    use load_test::config::{Target, parse_url};
+    let dir = tempfile::tempdir().unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
+    let up = common::up(
+        &dir.path().join("data"),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let url = format!("https://localhost:{}", up.addr.port());
+    let (http_base, ws_base) = parse_url(&url).unwrap();
+    assert_eq!(ws_base, format!("wss://localhost:{}", up.addr.port()));
+    let run = |ca_certs: Vec<std::path::PathBuf>| {
+        let mut cfg = load_test::Config::new(
+            Target::Game {
+                http_base: http_base.clone(),
+                ws_base: ws_base.clone(),
+            },
+            5,
+            2.0,
+            std::time::Duration::from_secs(3),
+        );
+        cfg.device_prefix = "tls-walker".into();
+        cfg.ca_certs = ca_certs;
+        load_test::run(cfg, std::future::pending(), |_| {})
+    };
+    // Trusting the server's CA: every player signs in over HTTPS and plays
+    // over wss://.
+    let report = run(vec![cert.clone()]).await.unwrap();
+    assert_eq!(report.connected, 5, "{:?}", report.connect_failures);
+    assert!(
+        report.latency_ms.location.count >= 10,
+        "{:?}",
+        report.latency_ms.location
+    );
+    // Without it the certificate is refused: nobody connects.
+    let refused = run(Vec::new()).await.unwrap();
+    assert_eq!(refused.connected, 0);
+    assert_eq!(
+        refused.connect_failures.get("auth_request"),
+        Some(&5),
+        "{:?}",
+        refused.connect_failures
+    );
+    up.stop().await;
+}

@@ -55,9 +55,14 @@ pub enum TargetKind {
 /// Raw flags of a load-test run, as typed.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Base URL of the target (http://HOST:PORT; ws://HOST:PORT for an echo server).
+    /// Base URL of the target (http:// or https://HOST:PORT; ws:// or
+    /// wss://HOST:PORT for an echo server).
     #[arg(long)]
     pub url: Option<String>,
+    /// A CA certificate (PEM) to trust for an https:// target, beside the
+    /// system's roots (a staging server's private CA); repeatable.
+    #[arg(long = "ca-cert")]
+    pub ca_certs: Vec<PathBuf>,
     /// Number of simulated players.
     #[arg(long, required = true)]
     pub players: Option<usize>,
@@ -155,9 +160,9 @@ pub struct RunArgs {
 pub enum Target {
     /// A geogame server: `http_base` for auth, `ws_base` + `/v1/play`, `/v1/lobby`.
     Game {
-        /// `http://host:port[/prefix]`, no trailing slash.
+        /// `http(s)://host:port[/prefix]`, no trailing slash.
         http_base: String,
-        /// `ws://host:port[/prefix]`, no trailing slash.
+        /// `ws(s)://host:port[/prefix]`, no trailing slash.
         ws_base: String,
     },
     /// An echo server at this WebSocket URL.
@@ -232,6 +237,8 @@ pub struct Config {
     pub timeout: Duration,
     /// Handshake timeout.
     pub connect_timeout: Duration,
+    /// CA certificates trusted for TLS targets, beside the system's.
+    pub ca_certs: Vec<PathBuf>,
     /// Most concurrent handshakes.
     pub connect_concurrency: usize,
     /// Generator worker threads.
@@ -268,6 +275,7 @@ impl Config {
             max_in_flight: 256,
             timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(10),
+            ca_certs: Vec::new(),
             connect_concurrency: 256,
             threads: default_threads(),
             progress_interval: Duration::from_secs(5),

@@ -2,6 +2,8 @@
 //! `hello` / `welcome` exchange on `/v1/play` and `/v1/lobby`.
 
 use std::net::ToSocketAddrs;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -10,12 +12,15 @@ use protocol::http::{GuestAuthRequest, GuestAuthResponse};
 use protocol::lobby::{LobbyClientMessage, LobbyServerMessage};
 use protocol::play::{ClientMessage, ServerMessage};
 use tokio::net::TcpStream;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_rustls::rustls::pki_types::CertificateDer;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
-/// A client WebSocket.
-pub(crate) type Ws = WebSocketStream<TcpStream>;
+/// A client WebSocket, plain or over TLS.
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Where one run's players connect, resolved once.
 #[derive(Debug, Clone)]
@@ -75,34 +80,86 @@ pub(crate) async fn guest_token(
     Ok(body.token)
 }
 
-/// Opens a WebSocket to `url` (`ws://host[:port]/path`).
-///
-/// The TCP connect runs on the blocking pool: once a few thousand sockets
-/// go to one destination, the kernel's search for a free ephemeral port
-/// makes each `connect()` call slow (it scans the used half of the range),
-/// and on a runtime worker that would stall every other player's sends.
-pub(crate) async fn open(
-    url: &str,
-    read_buffer: usize,
-    timeout: Duration,
-) -> Result<Ws, ConnectFailure> {
-    let authority = authority_of(url).ok_or("bad_url")?;
-    let tcp = tokio::task::spawn_blocking(move || connect_blocking(&authority, timeout))
-        .await
-        .map_err(|_| "connect_task")?
-        .map_err(|e| {
-            tracing::debug!(error = %e, "tcp connect failed");
-            "tcp_connect"
-        })?;
-    let tcp = TcpStream::from_std(tcp).map_err(|_| "tcp_connect")?;
-    match tokio_tungstenite::client_async_with_config(url, tcp, Some(ws_config(read_buffer))).await
-    {
-        Ok((ws, _)) => Ok(ws),
-        Err(e) => {
-            tracing::debug!(error = %e, url, "websocket handshake failed");
-            Err("ws_handshake")
+/// How players' sockets are opened: their buffers, the connect timeout,
+/// and for `wss://` the TLS settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Dialer {
+    pub(crate) read_buffer: usize,
+    pub(crate) timeout: Duration,
+    /// Trusted roots for `wss://`; None when the target is plain `ws://`.
+    pub(crate) tls: Option<Arc<ClientConfig>>,
+}
+
+impl Dialer {
+    /// Opens a WebSocket to `url` (`ws://` or `wss://host[:port]/path`).
+    ///
+    /// The TCP connect runs on the blocking pool: once a few thousand
+    /// sockets go to one destination, the kernel's search for a free
+    /// ephemeral port makes each `connect()` call slow (it scans the used
+    /// half of the range), and on a runtime worker that would stall every
+    /// other player's sends.
+    pub(crate) async fn open(&self, url: &str) -> Result<Ws, ConnectFailure> {
+        let authority = authority_of(url).ok_or("bad_url")?;
+        let timeout = self.timeout;
+        let tcp = tokio::task::spawn_blocking(move || connect_blocking(&authority, timeout))
+            .await
+            .map_err(|_| "connect_task")?
+            .map_err(|e| {
+                tracing::debug!(error = %e, "tcp connect failed");
+                "tcp_connect"
+            })?;
+        let tcp = TcpStream::from_std(tcp).map_err(|_| "tcp_connect")?;
+        let config = Some(ws_config(self.read_buffer));
+        let connector = self.tls.clone().map(Connector::Rustls);
+        match tokio_tungstenite::client_async_tls_with_config(url, tcp, config, connector).await {
+            Ok((ws, _)) => Ok(ws),
+            Err(e) => {
+                tracing::debug!(error = %e, url, "websocket handshake failed");
+                Err(if matches!(e, WsError::Tls(_)) {
+                    "tls_handshake"
+                } else {
+                    "ws_handshake"
+                })
+            }
         }
     }
+}
+
+/// The TLS client settings for an `https://` / `wss://` target: the
+/// system's trusted roots plus the CA certificates (PEM) in `ca_files`,
+/// for a staging server signed by a private CA.
+pub(crate) fn tls_config(ca_files: &[PathBuf]) -> Result<Arc<ClientConfig>, String> {
+    let mut roots = RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    let (added, _) = roots.add_parsable_certificates(native.certs);
+    tracing::debug!(added, errors = native.errors.len(), "system roots");
+    for file in ca_files {
+        let certs = CertificateDer::pem_file_iter(file)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("--ca-cert {}: {e}", file.display()))?;
+        if certs.is_empty() {
+            return Err(format!(
+                "--ca-cert {}: no certificate in the file",
+                file.display()
+            ));
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| format!("--ca-cert {}: {e}", file.display()))?;
+        }
+    }
+    if roots.is_empty() {
+        return Err("no trusted root certificates: the system has none; pass --ca-cert".into());
+    }
+    let cfg = ClientConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(cfg))
 }
 
 fn connect_blocking(authority: &str, timeout: Duration) -> std::io::Result<std::net::TcpStream> {
@@ -121,9 +178,12 @@ fn connect_blocking(authority: &str, timeout: Duration) -> std::io::Result<std::
     Err(last)
 }
 
-/// `host:port` of a `ws://` URL (port 80 when absent).
+/// `host:port` of a `ws://` or `wss://` URL (port 80 or 443 when absent).
 fn authority_of(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("ws://")?;
+    let (rest, port) = match url.strip_prefix("wss://") {
+        Some(rest) => (rest, 443),
+        None => (url.strip_prefix("ws://")?, 80),
+    };
     let authority = rest.split('/').next()?;
     if authority.is_empty() {
         return None;
@@ -136,7 +196,7 @@ fn authority_of(url: &str) -> Option<String> {
     Some(if has_port {
         authority.to_owned()
     } else {
-        format!("{authority}:80")
+        format!("{authority}:{port}")
     })
 }
 
@@ -214,6 +274,11 @@ mod tests {
         );
         assert_eq!(authority_of("ws://[::1]:81").as_deref(), Some("[::1]:81"));
         assert_eq!(authority_of("ws://[::1]/x").as_deref(), Some("[::1]:80"));
+        assert_eq!(
+            authority_of("wss://example.com/v1/play").as_deref(),
+            Some("example.com:443")
+        );
+        assert_eq!(authority_of("wss://h:8443").as_deref(), Some("h:8443"));
         assert_eq!(authority_of("http://x"), None);
         assert_eq!(authority_of("ws:///x"), None);
     }

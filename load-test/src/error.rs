@@ -22,6 +22,9 @@ pub enum LoadTestError {
     /// The async runtime could not start.
     #[error("runtime: {0}")]
     Runtime(std::io::Error),
+    /// The TLS settings for an `https://` target could not be built.
+    #[error("tls: {0}")]
+    Tls(String),
     /// The HTTP client could not be built.
     #[error("http client: {0}")]
     Http(String),

@@ -60,6 +60,8 @@ pub(crate) struct Shared {
     pub(crate) resumes: crate::resume::Resumes,
     pub(crate) http: reqwest::Client,
     pub(crate) endpoints: Endpoints,
+    /// Opens the players' sockets (buffers, timeout, TLS).
+    pub(crate) dialer: conn::Dialer,
     pub(crate) connect_gate: Semaphore,
     /// When player 0 may start; the ramp is measured from here.
     pub(crate) start: Instant,
@@ -216,19 +218,15 @@ async fn connect(
     let cfg = &shared.cfg;
     let ep = &shared.endpoints;
     let Some(auth_url) = &ep.auth else {
-        return Ok((
-            conn::open(&ep.play, cfg.ws_read_buffer, cfg.connect_timeout).await?,
-            None,
-            None,
-        ));
+        return Ok((shared.dialer.open(&ep.play).await?, None, None));
     };
     let device_id = format!("{}-{idx}", cfg.device_prefix);
     let token = conn::guest_token(&shared.http, auth_url, device_id).await?;
-    let mut ws = conn::open(&ep.play, cfg.ws_read_buffer, cfg.connect_timeout).await?;
+    let mut ws = shared.dialer.open(&ep.play).await?;
     conn::play_hello(&mut ws, &token).await?;
     let lobby = match (&ep.lobby, lobby_player) {
         (Some(url), true) => {
-            match open_lobby(url, &token, cfg.ws_read_buffer, cfg.connect_timeout).await {
+            match open_lobby(&shared.dialer, url, &token).await {
                 Ok(l) => Some(l),
                 Err(reason) => {
                     // The player still plays; the failure is reported.
@@ -242,15 +240,8 @@ async fn connect(
     Ok((ws, lobby, Some(token)))
 }
 
-async fn open_lobby(
-    url: &str,
-    token: &str,
-    read_buffer: usize,
-    timeout: Duration,
-) -> Result<Ws, &'static str> {
-    let mut ws = conn::open(url, read_buffer, timeout)
-        .await
-        .map_err(|_| "lobby_connect")?;
+async fn open_lobby(dialer: &conn::Dialer, url: &str, token: &str) -> Result<Ws, &'static str> {
+    let mut ws = dialer.open(url).await.map_err(|_| "lobby_connect")?;
     conn::lobby_hello(&mut ws, token).await?;
     Ok(ws)
 }

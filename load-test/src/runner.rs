@@ -18,6 +18,7 @@ use crate::player::{self, Shared};
 use crate::procinfo;
 use crate::report::{GeneratorReport, Percentiles, Report, RunFacts, SeriesPoint};
 use crate::stats::{QuickCounts, Stats};
+use tokio_rustls::rustls::ClientConfig;
 
 /// Longest resume time the report's histogram holds (2 min).
 const RESUME_MAX_US: u64 = 120_000_000;
@@ -125,11 +126,24 @@ pub async fn run_on_grid(
         cfg.stats_shards,
         cfg.duration + cfg.timeout * 2 + HISTOGRAM_HEADROOM,
     )?;
-    let http = reqwest::Client::builder()
+    let tls = (endpoints.play.starts_with("wss://"))
+        .then(|| crate::conn::tls_config(&cfg.ca_certs))
+        .transpose()
+        .map_err(LoadTestError::Tls)?;
+    let mut http = reqwest::Client::builder()
         .timeout(cfg.connect_timeout)
-        .pool_max_idle_per_host(cfg.connect_concurrency)
+        .pool_max_idle_per_host(cfg.connect_concurrency);
+    if let Some(tls) = &tls {
+        http = http.use_preconfigured_tls(ClientConfig::clone(tls));
+    }
+    let http = http
         .build()
         .map_err(|e| LoadTestError::Http(e.to_string()))?;
+    let dialer = crate::conn::Dialer {
+        read_buffer: cfg.ws_read_buffer,
+        timeout: cfg.connect_timeout,
+        tls,
+    };
     let rss_start = procinfo::rss_bytes();
     let load_start = procinfo::load_average();
     let cpu_start = procinfo::cpu_time();
@@ -149,6 +163,7 @@ pub async fn run_on_grid(
         unfinished: AtomicUsize::new(cfg.players),
         all_finished: watch::Sender::new(false),
         endpoints,
+        dialer,
         http,
         stats,
         resumes: crate::resume::Resumes::new(RESUME_MAX_US)?,

@@ -2,7 +2,9 @@
 //! the GeoJSON FeatureCollection that zones and POIs are listed in. The
 //! features themselves are GeoJSON, which the spawner validates.
 
+use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// One row of `GET /v1/admin/audit`: an operator change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +41,121 @@ impl FeatureCollection {
             features,
         }
     }
+}
+
+/// A GeoJSON upload (`POST /v1/admin/pois`, the world file) read without
+/// building a document tree: only `type` is read, and each feature is kept
+/// as its own slice of the body, to be parsed and checked one at a time.
+/// Members other than these are skipped, not stored.
+#[derive(Debug, Deserialize)]
+pub struct GeoJsonUpload<'a> {
+    /// The object's `type`, as written (any JSON).
+    #[serde(rename = "type", borrow, default)]
+    pub kind: Option<&'a RawValue>,
+    /// A FeatureCollection's `features`, each as written.
+    #[serde(borrow, default)]
+    pub features: Option<FeatureList<'a>>,
+}
+
+/// Just the `type` of a GeoJSON object, for saying what an upload that is
+/// not a valid collection claims to be.
+#[derive(Debug, Deserialize)]
+pub struct GeoJsonKind<'a> {
+    /// The object's `type`, as written (any JSON).
+    #[serde(rename = "type", borrow, default)]
+    pub kind: Option<&'a RawValue>,
+}
+
+/// Most features one upload may hold.
+pub const MAX_UPLOAD_FEATURES: usize = 100_000;
+
+/// A FeatureCollection's `features`: the first [`MAX_UPLOAD_FEATURES`] as
+/// written, and how many there were in all (the rest are counted, not
+/// kept, so a huge array costs no memory).
+#[derive(Debug)]
+pub struct FeatureList<'a> {
+    /// The features kept, each as written.
+    pub features: Vec<&'a RawValue>,
+    /// How many the array held.
+    pub count: usize,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for FeatureList<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Features<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Features<'a> {
+            type Value = FeatureList<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an array of features")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut features = Vec::new();
+                while features.len() < MAX_UPLOAD_FEATURES {
+                    match seq.next_element::<&'a RawValue>()? {
+                        Some(f) => features.push(f),
+                        None => {
+                            let count = features.len();
+                            return Ok(FeatureList { features, count });
+                        }
+                    }
+                }
+                let mut count = features.len();
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    count += 1;
+                }
+                Ok(FeatureList { features, count })
+            }
+        }
+        d.deserialize_seq(Features(std::marker::PhantomData))
+    }
+}
+
+/// A GeoJSON FeatureCollection of POIs, written straight from the POIs
+/// (`GET /v1/admin/pois`, and the reply to an upload).
+#[derive(Debug, Serialize)]
+pub struct PoiCollection<'a> {
+    /// Always `FeatureCollection`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The POIs.
+    pub features: Vec<PoiFeature<'a>>,
+}
+
+/// One POI as a GeoJSON Point Feature.
+#[derive(Debug, Serialize)]
+pub struct PoiFeature<'a> {
+    /// Always `Feature`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The POI's id.
+    pub id: &'a str,
+    /// Its position.
+    pub geometry: Point,
+    /// Its id, name, weight and sponsor.
+    pub properties: PoiProperties<'a>,
+}
+
+/// A GeoJSON Point.
+#[derive(Debug, Serialize)]
+pub struct Point {
+    /// Always `Point`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// `[lon, lat]`.
+    pub coordinates: [f64; 2],
+}
+
+/// A POI feature's properties.
+#[derive(Debug, Serialize)]
+pub struct PoiProperties<'a> {
+    /// The POI's id.
+    pub id: &'a str,
+    /// Display name.
+    pub name: &'a str,
+    /// Spawn weight.
+    pub weight: f64,
+    /// Sponsor, or null.
+    pub sponsor: Option<&'a str>,
 }
 
 /// `POST /v1/admin/operators` request body.

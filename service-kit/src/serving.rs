@@ -4,13 +4,29 @@
 use std::future::Future;
 use std::time::Duration;
 
+use std::net::SocketAddr;
+
 use axum::Router;
-use axum::serve::{ListenerExt, TapIo};
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use axum::serve::{Listener, ListenerExt, TapIo};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower_service::Service;
 
 use crate::tls::{TlsFiles, TlsListener};
+
+/// The longest a client may take to send a request's headers, and the
+/// longest an idle keep-alive connection is kept.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest a request's body may take to arrive once its headers have;
+/// a body still coming after that is refused with 400.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Turns Nagle's algorithm off on every accepted socket. Replies and pushes
 /// are small frames written one at a time; with Nagle on, a frame written
@@ -52,24 +68,76 @@ pub async fn serve_with(
         .fallback(|uri: axum::http::Uri| async move {
             crate::ApiError::not_found(format!("no such endpoint: {}", uri.path()))
         })
+        .layer(RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT))
         .layer(axum::middleware::map_response(crate::error::json_errors));
-    let signal = shutdown.clone();
-    let stopping = async move { signal.cancelled().await };
     match tls {
         None => {
-            let server = axum::serve(no_delay(listener), app).with_graceful_shutdown(stopping);
-            until_drained(server.into_future(), shutdown, drain).await
+            let server = accept_loop(no_delay(listener), app, shutdown.clone());
+            until_drained(server, shutdown, drain).await
         }
         Some(files) => {
             // The TLS listener's own tasks stop with the server.
             let stop = shutdown.child_token();
             let tls = TlsListener::start(listener, files, stop.clone())?;
-            let server = axum::serve(tls, app).with_graceful_shutdown(stopping);
-            let r = until_drained(server.into_future(), shutdown, drain).await;
+            let r = until_drained(accept_loop(tls, app, shutdown.clone()), shutdown, drain).await;
             stop.cancel();
             r
         }
     }
+}
+
+/// Accepts connections until `stop`, serves each over HTTP/1.1 (with
+/// upgrades, for WebSockets) and, after `stop`, waits for the requests in
+/// flight. Every request carries its peer's address as
+/// `ConnectInfo<SocketAddr>`.
+///
+/// A connection that does not finish sending a request's headers within
+/// [`HEADER_READ_TIMEOUT`] is closed: a half-sent request (slowloris) or an
+/// idle keep-alive connection holds a socket that long and no longer.
+async fn accept_loop<L>(
+    mut listener: L,
+    app: Router,
+    stop: CancellationToken,
+) -> std::io::Result<()>
+where
+    L: Listener<Addr = SocketAddr>,
+{
+    let conns = TaskTracker::new();
+    loop {
+        let (io, peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stop.cancelled() => break,
+        };
+        let app = app.clone();
+        let stop = stop.clone();
+        conns.spawn(async move {
+            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().call(req)
+            });
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
+            let conn = http
+                .serve_connection(TokioIo::new(io), service)
+                .with_upgrades();
+            let mut conn = std::pin::pin!(conn);
+            let done = tokio::select! {
+                done = conn.as_mut() => done,
+                () = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = done {
+                tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    conns.close();
+    conns.wait().await;
+    Ok(())
 }
 
 /// Runs `server` until it stops by itself after `shutdown`, or until
@@ -170,6 +238,47 @@ mod tests {
         let _client = TcpStream::connect(addr).await.unwrap();
         let (accepted, _) = listener.accept().await;
         assert!(accepted.nodelay().unwrap());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_half_sent_request_is_closed_at_the_header_timeout() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let app = Router::new().route(
+            "/",
+            axum::routing::get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
+                peer.ip().to_string()
+            }),
+        );
+        tokio::spawn(serve(listener, app, stop.clone(), Duration::from_secs(1)));
+        // A whole request is answered, and knows its peer.
+        let mut whole = TcpStream::connect(addr).await.unwrap();
+        whole
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut reply = String::new();
+        whole.read_to_string(&mut reply).await.unwrap();
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        assert!(reply.ends_with("127.0.0.1"), "{reply}");
+        // Headers that never end: closed at the timeout, not held.
+        let mut slow = TcpStream::connect(addr).await.unwrap();
+        slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        let t0 = tokio::time::Instant::now();
+        let mut rest = Vec::new();
+        let closed =
+            tokio::time::timeout(HEADER_READ_TIMEOUT * 3, slow.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "still open after {:?}", t0.elapsed());
+        let waited = t0.elapsed();
+        assert!(
+            waited >= HEADER_READ_TIMEOUT && waited < HEADER_READ_TIMEOUT * 2,
+            "closed after {waited:?}"
+        );
+        stop.cancel();
     }
 
     #[tokio::test(start_paused = true)]

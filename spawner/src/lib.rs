@@ -34,7 +34,9 @@ mod zone;
 pub use config::{ConfigError, Rarity, SpawnConfig, SpeciesConfig};
 pub use creatures::{Creature, Sighting};
 pub use geodesy::{EARTH_RADIUS_M, bearing_deg, haversine_m};
-pub use poi::{Poi, PoiError, PoiSpec, parse_pois, poi_id_for, pois_to_feature_collection};
+pub use poi::{
+    Poi, PoiError, PoiSpec, parse_pois, parse_pois_json, poi_id_for, pois_to_feature_collection,
+};
 pub use world::{TickReport, World};
 pub use zone::{
     Axis, MAX_ZONE_POSITIONS, RingRef, Zone, ZoneError, ZoneSpec, parse_zone_collection,

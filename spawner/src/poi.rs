@@ -1,5 +1,9 @@
 //! Points of interest: the type, GeoJSON import (Feature or FeatureCollection of Points) and export.
 
+use protocol::admin::{
+    GeoJsonKind, GeoJsonUpload, MAX_UPLOAD_FEATURES, PoiCollection, PoiFeature, PoiProperties,
+    Point,
+};
 use serde_json::{Map, Value, json};
 
 use crate::hash::StableHasher;
@@ -74,6 +78,17 @@ pub enum PoiError {
         /// The limit.
         max: usize,
     },
+    /// The body is not JSON.
+    #[error("malformed json: {0}")]
+    Malformed(String),
+    /// One feature is larger than any POI needs.
+    #[error("feature is {bytes} bytes, at most {max} are allowed")]
+    FeatureTooLarge {
+        /// Its size.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The feature has no geometry.
     #[error("feature has no geometry")]
     MissingGeometry,
@@ -128,42 +143,96 @@ pub enum PoiError {
     },
 }
 
-const MAX_POIS: usize = 100_000;
 const MAX_TEXT: usize = 200;
 const MAX_WEIGHT: f64 = 1000.0;
+/// Most bytes one POI feature may take; a Point with a name, weight and
+/// sponsor is a few hundred.
+const MAX_FEATURE_BYTES: usize = 16 * 1024;
 
 /// Parses a GeoJSON Feature or FeatureCollection of Points with `properties.name`,
 /// `properties.weight` (> 0, default 1), optional `properties.sponsor` and optional id (from
 /// `properties.id` or the Feature's `id`). A collection is all valid or refused, naming the
 /// first bad feature.
-pub fn parse_pois(v: &Value) -> Result<Vec<PoiSpec>, PoiError> {
-    if json::is_type(v, "Feature") {
-        return Ok(vec![parse_poi_feature(v)?]);
+///
+/// The body is never held as a document tree: each feature is parsed and checked on its own
+/// (at most 16 KiB each), so memory follows the POIs kept, not the size or shape of the body.
+pub fn parse_pois_json(body: &[u8]) -> Result<Vec<PoiSpec>, PoiError> {
+    let upload: GeoJsonUpload = match serde_json::from_slice(body) {
+        Ok(u) => u,
+        // Valid JSON of the wrong shape (an array, or `features` that is not
+        // one): say what it is.
+        Err(e) if e.is_data() => {
+            return Err(PoiError::NotAFeature {
+                found: shape_of(body),
+            });
+        }
+        Err(e) => return Err(PoiError::Malformed(e.to_string())),
+    };
+    let kind = upload
+        .kind
+        .and_then(|k| serde_json::from_str::<String>(k.get()).ok());
+    match (kind.as_deref(), upload.features) {
+        (Some("Feature"), _) => Ok(vec![parse_feature_text(body)?]),
+        (Some("FeatureCollection"), Some(list)) => {
+            if list.count > MAX_UPLOAD_FEATURES {
+                return Err(PoiError::TooManyFeatures {
+                    count: list.count,
+                    max: MAX_UPLOAD_FEATURES,
+                });
+            }
+            list.features
+                .iter()
+                .enumerate()
+                .map(|(index, f)| {
+                    parse_feature_text(f.get().as_bytes()).map_err(|e| PoiError::InFeature {
+                        index,
+                        source: Box::new(e),
+                    })
+                })
+                .collect()
+        }
+        _ => Err(PoiError::NotAFeature {
+            found: shape_of(body),
+        }),
     }
-    let features = v
-        .as_object()
-        .filter(|_| json::is_type(v, "FeatureCollection"))
-        .and_then(|o| o.get("features"))
-        .and_then(Value::as_array)
-        .ok_or_else(|| PoiError::NotAFeature {
-            found: json::found(v),
-        })?;
-    if features.len() > MAX_POIS {
-        return Err(PoiError::TooManyFeatures {
-            count: features.len(),
-            max: MAX_POIS,
+}
+
+/// [`parse_pois_json`] of a document already parsed.
+pub fn parse_pois(v: &Value) -> Result<Vec<PoiSpec>, PoiError> {
+    parse_pois_json(v.to_string().as_bytes())
+}
+
+/// One feature's JSON text, bounded in size, parsed and checked.
+fn parse_feature_text(text: &[u8]) -> Result<PoiSpec, PoiError> {
+    if text.len() > MAX_FEATURE_BYTES {
+        return Err(PoiError::FeatureTooLarge {
+            bytes: text.len(),
+            max: MAX_FEATURE_BYTES,
         });
     }
-    features
-        .iter()
-        .enumerate()
-        .map(|(index, f)| {
-            parse_poi_feature(f).map_err(|e| PoiError::InFeature {
-                index,
-                source: Box::new(e),
-            })
-        })
-        .collect()
+    let v: Value = serde_json::from_slice(text).map_err(|e| PoiError::Malformed(e.to_string()))?;
+    parse_poi_feature(&v)
+}
+
+/// What a body that is valid JSON but no POI upload claims to be: its `type`
+/// when it is an object with a string one, else its JSON kind (read from
+/// its first character, so nothing is built).
+fn shape_of(body: &[u8]) -> String {
+    if let Ok(GeoJsonKind { kind: Some(k) }) = serde_json::from_slice::<GeoJsonKind>(body)
+        && let Ok(t) = serde_json::from_str::<String>(k.get())
+    {
+        return json::found(&json!({ "type": t }));
+    }
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    match first {
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
+    .to_owned()
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -262,18 +331,30 @@ pub fn poi_id_for(name: &str, lat: f64, lon: f64) -> String {
 }
 
 /// POIs as a GeoJSON FeatureCollection of Points with properties `id`, `name`, `weight` and
-/// `sponsor` (null when none). [`parse_pois`] reads it back.
-pub fn pois_to_feature_collection<'a>(pois: impl IntoIterator<Item = &'a Poi>) -> Value {
-    let features: Vec<Value> = pois
+/// `sponsor` (null when none), ready to be written without a document tree.
+/// [`parse_pois_json`] reads it back.
+pub fn pois_to_feature_collection<'a>(
+    pois: impl IntoIterator<Item = &'a Poi>,
+) -> PoiCollection<'a> {
+    let features = pois
         .into_iter()
-        .map(|p| {
-            json!({
-                "type": "Feature",
-                "id": p.id,
-                "geometry": {"type": "Point", "coordinates": [p.lon, p.lat]},
-                "properties": {"id": p.id, "name": p.name, "weight": p.weight, "sponsor": p.sponsor},
-            })
+        .map(|p| PoiFeature {
+            kind: "Feature",
+            id: &p.id,
+            geometry: Point {
+                kind: "Point",
+                coordinates: [p.lon, p.lat],
+            },
+            properties: PoiProperties {
+                id: &p.id,
+                name: &p.name,
+                weight: p.weight,
+                sponsor: p.sponsor.as_deref(),
+            },
         })
         .collect();
-    json!({"type": "FeatureCollection", "features": features})
+    PoiCollection {
+        kind: "FeatureCollection",
+        features,
+    }
 }

@@ -50,7 +50,7 @@ export async function startServer(opts = {}) {
     const fail = (err) => { clearTimeout(timer); child.kill('SIGKILL'); reject(new Error(`${err.message}\n${stderr}`)); };
     child.stdout.on('data', (d) => {
       out += d;
-      const m = /geogame is up at (http:\/\/[^\s]+)/.exec(out);
+      const m = /geogame is up at (https?:\/\/[^\s]+)/.exec(out);
       if (m) { clearTimeout(timer); resolve(m[1]); }
     });
     child.once('exit', (code) => fail(new Error(`geogame exited with ${code} before serving`)));

@@ -4,6 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use geogame::cli::{Cli, Command};
@@ -130,6 +133,17 @@ impl Drop for Process {
 /// Starts the binary with `up` on a data dir, the embedded stack only,
 /// and `extra` flags; returns once it printed where it serves.
 pub fn spawn_up(data_dir: &std::path::Path, extra: &[&str]) -> Process {
+    spawn_up_logging(data_dir, extra, "warn", std::process::Stdio::inherit())
+}
+
+/// [`spawn_up`] with `RUST_LOG=rust_log` and its log (stderr) sent to
+/// `log`.
+pub fn spawn_up_logging(
+    data_dir: &std::path::Path,
+    extra: &[&str],
+    rust_log: &str,
+    log: std::process::Stdio,
+) -> Process {
     use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_geogame"))
         .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -138,9 +152,9 @@ pub fn spawn_up(data_dir: &std::path::Path, extra: &[&str]) -> Process {
         .env_remove("GEOGAME_ADMIN_TOKEN")
         .env_remove("REDIS_URL")
         .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", rust_log)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
+        .stderr(log)
         .spawn()
         .expect("start geogame");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -169,4 +183,68 @@ pub async fn get_json(url: &str, bearer: &str) -> Value {
         .json()
         .await
         .unwrap()
+}
+
+/// A raw socket past the WebSocket handshake on `path`.
+pub async fn upgraded(addr: SocketAddr, path: &str) -> TcpStream {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        tcp.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    tcp
+}
+
+/// A client frame: `first` is FIN/RSV/opcode, the payload masked unless
+/// `masked` is false.
+pub fn frame(first: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+    assert!(payload.len() < 126);
+    let key = [0x37, 0xfa, 0x21, 0x3d];
+    let mut f = vec![first, payload.len() as u8 | if masked { 0x80 } else { 0 }];
+    if masked {
+        f.extend_from_slice(&key);
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    } else {
+        f.extend_from_slice(payload);
+    }
+    f
+}
+
+/// Reads server frames until a close frame; its code.
+pub async fn close_code(tcp: &mut TcpStream) -> u16 {
+    close_code_within(tcp, Duration::from_secs(5)).await
+}
+
+/// [`close_code`], waiting up to `wait` for each frame.
+pub async fn close_code_within(tcp: &mut TcpStream, wait: Duration) -> u16 {
+    loop {
+        let mut head = [0u8; 2];
+        tokio::time::timeout(wait, tcp.read_exact(&mut head))
+            .await
+            .expect("a frame in time")
+            .expect("a close frame before the connection ends");
+        let len = usize::from(head[1] & 0x7f);
+        let len = match len {
+            126 => {
+                let mut l = [0u8; 2];
+                tcp.read_exact(&mut l).await.unwrap();
+                usize::from(u16::from_be_bytes(l))
+            }
+            n => n,
+        };
+        let mut body = vec![0u8; len];
+        tcp.read_exact(&mut body).await.unwrap();
+        if head[0] & 0x0f == 0x8 {
+            return u16::from_be_bytes([body[0], body[1]]);
+        }
+    }
 }

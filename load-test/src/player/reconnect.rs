@@ -62,12 +62,7 @@ async fn reopen(shared: &Shared, token: Option<&str>) -> Result<Ws, &'static str
     let mut last = "resume_timeout";
     for attempt in 0..ATTEMPTS {
         let once = async {
-            let mut ws = conn::open(
-                &shared.endpoints.play,
-                cfg.ws_read_buffer,
-                cfg.connect_timeout,
-            )
-            .await?;
+            let mut ws = shared.dialer.open(&shared.endpoints.play).await?;
             if let Some(token) = token {
                 conn::play_hello(&mut ws, token).await?;
             }
