@@ -11,6 +11,8 @@
 //! - `db`: [`Db`], opening, connecting, migrations, health;
 //! - `error`: [`StoreError`] and the mapping from sqlx errors;
 //! - `players`: device to player ids;
+//! - `arrivals`: [`Arrivals`], sign-ins and standing reads in batches
+//!   (group commit);
 //! - `game`: catches, spins and collections;
 //! - `world`: points of interest, exclusion zones and the audit log;
 //! - `events`: the transactional outbox and the analytics `events` table.
@@ -23,6 +25,7 @@
 mod macros;
 
 mod accounts;
+mod arrivals;
 mod db;
 mod error;
 mod events;
@@ -34,6 +37,7 @@ mod strikes;
 mod world;
 
 pub use accounts::AccountTaken;
+pub use arrivals::Arrivals;
 pub use db::{Db, DbUrl, PgConfig, SqliteConfig, SqliteDb, redact};
 pub use error::StoreError;
 pub use game::CaughtCreature;

@@ -1,11 +1,34 @@
-//! Players: each device id maps to one stable player id.
+//! Players: each device id maps to one stable player id, created on first
+//! sight. Sign-ins are looked up and written in batches (see
+//! [`crate::Arrivals`]): a few statements and one sync to disk for many.
+
+use std::collections::HashMap;
 
 use crate::db::{Db, now_s};
 use crate::error::StoreError;
 
-const SELECT_PLAYER: &str = "SELECT player_id FROM players WHERE device_id = $1";
-const INSERT_PLAYER: &str = "INSERT INTO players (device_id, player_id, created_at) \
-     VALUES ($1, $2, $3) ON CONFLICT (device_id) DO NOTHING";
+// SQLite has no array binds: a JSON array is one bind however long the
+// batch, and `json_each` turns it back into rows.
+const SQLITE_SELECT_PLAYERS: &str = "SELECT device_id, player_id FROM players \
+     WHERE device_id IN (SELECT value FROM json_each($1))";
+// `WHERE true` tells SQLite's parser that `ON CONFLICT` is the upsert
+// clause, not part of the SELECT's join.
+const SQLITE_INSERT_PLAYERS: &str = "INSERT INTO players (device_id, player_id, created_at) \
+     SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), $2 \
+     FROM json_each($1) WHERE true ON CONFLICT (device_id) DO NOTHING";
+const PG_SELECT_PLAYERS: &str =
+    "SELECT device_id, player_id FROM players WHERE device_id = ANY($1::text[])";
+const PG_INSERT_PLAYERS: &str = "INSERT INTO players (device_id, player_id, created_at) \
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[]) ON CONFLICT (device_id) DO NOTHING";
+
+/// A fresh player id: `p_` and a v4 UUID in hex.
+fn new_player_id() -> String {
+    format!("p_{}", uuid::Uuid::new_v4().simple())
+}
+
+fn encode(e: serde_json::Error) -> StoreError {
+    StoreError::Query(format!("encoding a batch: {e}"))
+}
 
 impl Db {
     /// The player id of `device_id`, created (`p_<uuid>`) on first sight.
@@ -14,34 +37,97 @@ impl Db {
     /// own fresh id, the primary key lets exactly one in, and all of them
     /// then read back the winner.
     pub async fn player_for_device(&self, device_id: &str) -> Result<String, StoreError> {
-        // The common case is a known device: one read, no write.
-        let known: Option<(String,)> = on_pool!(self, pool => {
-            sqlx::query_as(SELECT_PLAYER)
-                .bind(device_id)
-                .fetch_optional(pool)
-                .await?
-        });
-        if let Some((player_id,)) = known {
-            return Ok(player_id);
+        let mut ids = self.players_for_devices(&[device_id.to_owned()]).await?;
+        ids.pop()
+            .ok_or_else(|| StoreError::Corrupt("no player id came back".into()))
+    }
+
+    /// The player ids of `devices`, in order, creating the missing ones.
+    /// One read finds the known devices; when some are new, one write
+    /// inserts them and a second read (inside the write on SQLite) takes
+    /// back the winners. A device named twice gets one id, as does a device
+    /// that another server creates at the same moment: inserts that lose
+    /// to an existing row are skipped.
+    pub async fn players_for_devices(&self, devices: &[String]) -> Result<Vec<String>, StoreError> {
+        if devices.is_empty() {
+            return Ok(Vec::new());
         }
-        on_writer!(self, pool => {
-            let fresh = format!("p_{}", uuid::Uuid::new_v4().simple());
-            let inserted = sqlx::query(INSERT_PLAYER)
-                .bind(device_id)
-                .bind(&fresh)
-                .bind(now_s())
-                .execute(pool)
-                .await?
-                .rows_affected();
-            if inserted == 1 {
-                tracing::debug!(player_id = %fresh, "new player");
-                return Ok(fresh);
+        let mut ids: HashMap<String, String> = self.known_players(devices).await?;
+        let mut missing: Vec<String> = devices
+            .iter()
+            .filter(|d| !ids.contains_key(*d))
+            .cloned()
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if !missing.is_empty() {
+            let fresh: Vec<String> = missing.iter().map(|_| new_player_id()).collect();
+            let now = now_s();
+            let rows: Vec<(String, String)> = match self {
+                Db::Sqlite(s) => {
+                    let pairs: Vec<(&String, &String)> = missing.iter().zip(&fresh).collect();
+                    let mut tx = s.writer().begin_with("BEGIN IMMEDIATE").await?;
+                    sqlx::query(SQLITE_INSERT_PLAYERS)
+                        .bind(serde_json::to_string(&pairs).map_err(encode)?)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    let rows = sqlx::query_as(SQLITE_SELECT_PLAYERS)
+                        .bind(serde_json::to_string(&missing).map_err(encode)?)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    rows
+                }
+                Db::Postgres(pool) => {
+                    // One statement, committed on its own: durable when it
+                    // returns. The read then sees every winner, ours or not.
+                    sqlx::query(PG_INSERT_PLAYERS)
+                        .bind(&missing)
+                        .bind(&fresh)
+                        .bind(vec![now; missing.len()])
+                        .execute(pool)
+                        .await?;
+                    sqlx::query_as(PG_SELECT_PLAYERS)
+                        .bind(&missing)
+                        .fetch_all(pool)
+                        .await?
+                }
+            };
+            if rows.len() == fresh.len() {
+                tracing::debug!(new = rows.len(), "new players");
             }
-            let (player_id,): (String,) = sqlx::query_as(SELECT_PLAYER)
-                .bind(device_id)
-                .fetch_one(pool)
-                .await?;
-            Ok(player_id)
-        })
+            ids.extend(rows);
+        }
+        devices
+            .iter()
+            .map(|d| {
+                ids.get(d)
+                    .cloned()
+                    .ok_or_else(|| StoreError::Corrupt("no player row for a device".into()))
+            })
+            .collect()
+    }
+
+    /// The player ids of those of `devices` seen before, by one read.
+    async fn known_players(
+        &self,
+        devices: &[String],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let rows: Vec<(String, String)> = match self {
+            Db::Sqlite(s) => {
+                sqlx::query_as(SQLITE_SELECT_PLAYERS)
+                    .bind(serde_json::to_string(devices).map_err(encode)?)
+                    .fetch_all(s.reader())
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as(PG_SELECT_PLAYERS)
+                    .bind(devices)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        Ok(rows.into_iter().collect())
     }
 }

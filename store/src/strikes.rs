@@ -3,6 +3,8 @@
 //! repeated impossible movement or by an operator; lifting one keeps the
 //! row but takes it out of the count.
 
+use std::collections::HashMap;
+
 use crate::db::Db;
 use crate::error::StoreError;
 use crate::world::AuditEntry;
@@ -43,10 +45,14 @@ const SELECT: &str = "SELECT id, player_id, at_ms, reason, actor, lifted_at_ms F
      WHERE player_id = $1 ORDER BY at_ms, id";
 /// The strikes and, as a row with id 0 (strike ids start at 1), the
 /// erasure tombstone: one round trip for a `hello`.
-const SELECT_WITH_ERASURE: &str = "SELECT id, player_id, at_ms, reason, actor, lifted_at_ms \
-     FROM strikes WHERE player_id = $1 \
+const SQLITE_SELECT_WITH_ERASURE: &str = "SELECT id, player_id, at_ms, reason, actor, lifted_at_ms \
+     FROM strikes WHERE player_id IN (SELECT value FROM json_each($1)) \
      UNION ALL SELECT 0, player_id, at_ms, 'erased', 'erasure', NULL \
-     FROM erased_players WHERE player_id = $1";
+     FROM erased_players WHERE player_id IN (SELECT value FROM json_each($1))";
+const PG_SELECT_WITH_ERASURE: &str = "SELECT id, player_id, at_ms, reason, actor, lifted_at_ms \
+     FROM strikes WHERE player_id = ANY($1::text[]) \
+     UNION ALL SELECT 0, player_id, at_ms, 'erased', 'erasure', NULL \
+     FROM erased_players WHERE player_id = ANY($1::text[])";
 const LIFT: &str = "UPDATE strikes SET lifted_at_ms = $3 \
      WHERE id = $1 AND player_id = $2 AND lifted_at_ms IS NULL";
 
@@ -90,15 +96,44 @@ impl Db {
         &self,
         player_id: &str,
     ) -> Result<(Vec<StrikeRow>, bool), StoreError> {
-        let rows: Vec<Tuple> = on_pool!(self, pool => sqlx::query_as(SELECT_WITH_ERASURE)
-            .bind(player_id)
-            .fetch_all(pool)
-            .await?);
-        let erased = rows.iter().any(|r| r.0 == 0);
-        Ok((
-            rows.into_iter().filter(|r| r.0 != 0).map(row).collect(),
-            erased,
-        ))
+        let mut facts = self.standing_facts_of(&[player_id.to_owned()]).await?;
+        Ok(facts.pop().unwrap_or_default())
+    }
+
+    /// [`Db::standing_facts`] of each of `players`, in order, in one query.
+    pub async fn standing_facts_of(
+        &self,
+        players: &[String],
+    ) -> Result<Vec<(Vec<StrikeRow>, bool)>, StoreError> {
+        let rows: Vec<Tuple> = match self {
+            Db::Sqlite(s) => {
+                let list = serde_json::to_string(players)
+                    .map_err(|e| StoreError::Query(format!("encoding a batch: {e}")))?;
+                sqlx::query_as(SQLITE_SELECT_WITH_ERASURE)
+                    .bind(list)
+                    .fetch_all(s.reader())
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as(PG_SELECT_WITH_ERASURE)
+                    .bind(players)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        let mut by_player: HashMap<String, (Vec<StrikeRow>, bool)> = HashMap::new();
+        for r in rows {
+            let entry = by_player.entry(r.1.clone()).or_default();
+            if r.0 == 0 {
+                entry.1 = true;
+            } else {
+                entry.0.push(row(r));
+            }
+        }
+        Ok(players
+            .iter()
+            .map(|p| by_player.get(p).cloned().unwrap_or_default())
+            .collect())
     }
 
     /// Lifts strike `id` of `player_id` at `at_ms`, writing `audit`;

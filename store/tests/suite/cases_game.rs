@@ -49,6 +49,93 @@ pub(crate) async fn concurrent_first_sight_agrees(f: &mut Fixture) {
     assert_eq!(f.scalar("SELECT COUNT(*) FROM players").await, 1);
 }
 
+pub(crate) async fn a_batch_gives_a_repeated_device_one_id(f: &mut Fixture) {
+    let known = f.db.player_for_device("known").await.unwrap();
+    let devices: Vec<String> = ["new-1", "known", "new-2", "new-1"]
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    let ids = f.db.players_for_devices(&devices).await.unwrap();
+    assert_eq!(ids.len(), 4);
+    assert_eq!(ids[1], known, "a known device keeps its id");
+    assert_eq!(ids[0], ids[3], "one device named twice gets one id");
+    assert_ne!(ids[0], ids[2]);
+    assert_eq!(f.scalar("SELECT COUNT(*) FROM players").await, 3);
+    assert!(f.db.players_for_devices(&[]).await.unwrap().is_empty());
+}
+
+pub(crate) async fn sign_ins_are_written_in_batches_and_survive_a_restart(f: &mut Fixture) {
+    let sign_ins = store::Arrivals::start(f.db.clone());
+    // 400 sign-ins at once: 200 devices, each twice, racing.
+    let calls: Vec<_> = (0..400)
+        .map(|i| {
+            let s = sign_ins.clone();
+            tokio::spawn(async move {
+                let device = format!("storm-{}", i % 200);
+                (device.clone(), s.player_for_device(&device).await.unwrap())
+            })
+        })
+        .collect();
+    let mut by_device = BTreeMap::new();
+    for call in calls {
+        let (device, id) = call.await.unwrap();
+        let first = by_device.entry(device).or_insert_with(|| id.clone());
+        assert_eq!(*first, id, "both sign-ins of a device agree");
+    }
+    assert_eq!(by_device.len(), 200);
+    assert_eq!(f.scalar("SELECT COUNT(*) FROM players").await, 200);
+    let batches = sign_ins.sign_in_batches();
+    assert!(
+        (1..=100).contains(&batches),
+        "400 concurrent sign-ins took {batches} transactions"
+    );
+    // Answered means durable: the ids are there after a restart.
+    drop(sign_ins);
+    f.reopen().await;
+    for (device, id) in &by_device {
+        assert_eq!(f.db.player_for_device(device).await.unwrap(), *id);
+    }
+}
+
+pub(crate) async fn a_failed_sign_in_batch_answers_every_caller(f: &mut Fixture) {
+    let sign_ins = store::Arrivals::start(f.db.clone());
+    let before = sign_ins.player_for_device("before").await.unwrap();
+    // A trigger makes every insert fail, as a full disk would.
+    if f.pg_url().is_some() {
+        f.exec(
+            "CREATE FUNCTION refuse() RETURNS trigger AS $$ \
+             BEGIN RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql",
+        )
+        .await;
+        f.exec(
+            "CREATE TRIGGER refuse BEFORE INSERT ON players FOR EACH ROW EXECUTE FUNCTION refuse()",
+        )
+        .await;
+    } else {
+        f.exec("CREATE TRIGGER refuse BEFORE INSERT ON players BEGIN SELECT RAISE(ABORT, 'refused'); END")
+            .await;
+    }
+    let calls: Vec<_> = (0..20)
+        .map(|i| {
+            let s = sign_ins.clone();
+            tokio::spawn(async move { s.player_for_device(&format!("d{i}")).await })
+        })
+        .collect();
+    for call in calls {
+        let e = call.await.unwrap().unwrap_err();
+        assert!(e.to_string().contains("refused"), "{e}");
+    }
+    // A known device still signs in, and the writer outlives the failure.
+    assert_eq!(sign_ins.player_for_device("before").await.unwrap(), before);
+    if f.pg_url().is_some() {
+        f.exec("DROP TRIGGER refuse ON players").await;
+    } else {
+        f.exec("DROP TRIGGER refuse").await;
+    }
+    assert!(sign_ins.player_for_device("after").await.is_ok());
+    assert_eq!(f.scalar("SELECT COUNT(*) FROM players").await, 2);
+}
+
 pub(crate) async fn catch_is_stored_once(f: &mut Fixture) {
     let first = creature("p1", "c1", 100);
     let winner_events = [event(EventKind::Catch, 1), event(EventKind::Catch, 2)];

@@ -80,6 +80,22 @@ pub(crate) async fn erasure_keeps_counts_and_removes_what_names_the_player(f: &m
     assert_ne!(db.player_for_device("device-gone").await.unwrap(), gone);
     assert!(db.standing_facts(&gone).await.unwrap().1);
     assert!(!db.standing_facts(&stays).await.unwrap().1);
+    // The batched read agrees, player by player, in order.
+    db.add_strike(&stays, 7, "teleport", "server", None)
+        .await
+        .unwrap();
+    let arrivals = store::Arrivals::start(db.clone());
+    let batch = [stays.clone(), "nobody".to_owned(), gone.clone()];
+    let facts = db.standing_facts_of(&batch).await.unwrap();
+    assert_eq!(facts.len(), 3);
+    assert_eq!((facts[0].0.len(), facts[0].1), (1, false));
+    assert_eq!(facts[0].0[0].reason, "teleport");
+    assert_eq!((facts[1].0.len(), facts[1].1), (0, false));
+    assert_eq!((facts[2].0.len(), facts[2].1), (0, true));
+    for (player, expected) in batch.iter().zip(&facts) {
+        assert_eq!(arrivals.standing_facts(player).await.unwrap(), *expected);
+    }
+    assert!(arrivals.standing_batches() >= 1);
     // Erasing again finds nothing and writes nothing.
     let again = db
         .erase_player(&gone, "erased_y", 6, &audit("player.erase", &gone))

@@ -41,6 +41,9 @@ macro_rules! both_backends {
 both_backends!(
     cases_game::device_maps_to_one_player,
     cases_game::concurrent_first_sight_agrees,
+    cases_game::a_batch_gives_a_repeated_device_one_id,
+    cases_game::sign_ins_are_written_in_batches_and_survive_a_restart,
+    cases_game::a_failed_sign_in_batch_answers_every_caller,
     cases_game::catch_is_stored_once,
     cases_game::fifty_concurrent_catches_one_winner,
     cases_game::catch_survives_reopen,
