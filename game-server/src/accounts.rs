@@ -166,6 +166,7 @@ pub(crate) async fn register(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     count_sign_in(&state, &peer)?;
+    let _slot = state.admission.sign_in()?;
     let req: AccountRequest = parse(&body, r#"{"email", "password"}"#)?;
     let email = req.validate().map_err(ApiError::bad_request)?;
     // A guest upgrades: the account keeps the guest's player id.
@@ -179,7 +180,10 @@ pub(crate) async fn register(
         }
         None => format!("p_{}", uuid::Uuid::new_v4().simple()),
     };
-    let hash = hash_password(req.password).await?;
+    let hash = {
+        let _turn = state.admission.hashing().await;
+        hash_password(req.password).await?
+    };
     match state
         .db
         .create_account(&email, &player_id, &hash, now_s())
@@ -200,6 +204,7 @@ pub(crate) async fn login(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     count_sign_in(&state, &peer)?;
+    let _slot = state.admission.sign_in()?;
     let req: AccountRequest = parse(&body, r#"{"email", "password"}"#)?;
     let email = req.email_key();
     if state.login_failures.locked(&email, Instant::now()) {
@@ -210,7 +215,11 @@ pub(crate) async fn login(
         Some((p, h)) => (Some(p), Some(h)),
         None => (None, None),
     };
-    if !verify_password(req.password, hash).await {
+    let matched = {
+        let _turn = state.admission.hashing().await;
+        verify_password(req.password, hash).await
+    };
+    if !matched {
         state.login_failures.fail(&email, Instant::now());
         return Err(ApiError::unauthorized("wrong email or password"));
     }
@@ -227,6 +236,7 @@ pub(crate) async fn refresh(
     State(state): State<Arc<GameState>>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let _slot = state.admission.sign_in()?;
     let req: RefreshRequest = parse(&body, r#"{"refresh_token"}"#)?;
     let used = state
         .db

@@ -52,7 +52,7 @@ pub(crate) async fn take_over(
 /// store being away lets the player in (and says so in the log): a game
 /// that cannot read strikes should not lock everyone out.
 pub(crate) async fn standing(state: &GameState, player_id: &str) -> Standing {
-    match state.db.standing_facts(player_id).await {
+    match state.arrivals.standing_facts(player_id).await {
         Ok((strikes, erased)) => Standing::of(&state.cfg.strike_ladder, &strikes, erased, now_ms()),
         Err(e) => {
             tracing::warn!(error = %e, "strikes not read; letting the player in");

@@ -54,6 +54,17 @@ pub struct ServerConfig {
     /// Password sign-ins (`register` and `login`) one client address may
     /// attempt per minute; zero for no limit.
     pub sign_ins_per_address: usize,
+    /// Sign-ins (guest, register, login, refresh) worked on at once; one
+    /// more is shed with 503 and `Retry-After`, so a storm of arrivals
+    /// queues at the clients instead of in the server.
+    pub max_pending_sign_ins: usize,
+    /// Play sockets between their `hello` and the end of their arrival
+    /// (token check, standing, takeover) at once; one more is closed with
+    /// 1013 (try again later).
+    pub max_pending_hellos: usize,
+    /// While the runtime runs timers later than this (it is saturated),
+    /// new sign-ins and hellos are shed as above; zero never sheds on lag.
+    pub shed_lag: Duration,
     /// Proxies (load balancers) whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The first frame must arrive within this time.
@@ -138,6 +149,9 @@ impl Default for ServerConfig {
             spin_cooldown_s: 300,
             token_ttl_s: 3600,
             sign_ins_per_address: 30,
+            max_pending_sign_ins: 2048,
+            max_pending_hellos: 1024,
+            shed_lag: Duration::from_millis(50),
             trusted_proxies: Vec::new(),
             hello_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(120),

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use protocol::play::{ClientMessage, ServerMessage};
 use protocol::{ErrorCode, PROTOCOL_VERSION, close};
+use tokio::sync::SemaphorePermit;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
@@ -45,7 +46,7 @@ pub(crate) enum End {
 /// capacity permit) is released when it does.
 pub(crate) async fn serve<S: Socket, H: Send>(state: Arc<GameState>, mut socket: S, _held: H) {
     metrics::gauge!("geogame_connections").increment(1.0);
-    let (player_id, standing) = match hello(&state, &mut socket).await {
+    let (player_id, standing, arriving) = match hello(&state, &mut socket).await {
         Ok(p) => p,
         Err(End::Close(code, reason)) => {
             close_with(&state, &mut socket, code, reason).await;
@@ -62,6 +63,8 @@ pub(crate) async fn serve<S: Socket, H: Send>(state: Arc<GameState>, mut socket:
     let guard = crate::arrival::take_over(&state, &player_id, id, &outbox, standing).await;
     let mut conn = Player::new(id, player_id, guard);
     crate::session::resume(&state, &mut conn);
+    // Arrived: the next socket may take this one's admission slot.
+    drop(arriving);
     let started = Instant::now();
     state.emit(state.stamp().socket_opened(&conn.player_id));
     let end = play(&state, &mut conn, &mut socket, &outbox).await;
@@ -78,10 +81,10 @@ pub(crate) async fn serve<S: Socket, H: Send>(state: Arc<GameState>, mut socket:
     metrics::gauge!("geogame_connections").decrement(1.0);
 }
 
-async fn hello<S: Socket>(
-    state: &GameState,
+async fn hello<'s, S: Socket>(
+    state: &'s GameState,
     socket: &mut S,
-) -> Result<(String, crate::strikes::Standing), End> {
+) -> Result<(String, crate::strikes::Standing, SemaphorePermit<'s>), End> {
     // Control frames (pings) may come first; only the first text frame
     // counts, and it must arrive before the hello deadline.
     let deadline = Instant::now() + state.cfg.hello_timeout;
@@ -135,6 +138,11 @@ async fn hello<S: Socket>(
             return Err(End::Close(close::POLICY, "bad hello"));
         }
     };
+    // Too many arriving at once: this one comes back shortly.
+    let Some(arriving) = state.admission.hello() else {
+        send(state, socket, &crate::admission::shed_hello()).await?;
+        return Err(End::Close(close::TRY_AGAIN_LATER, "try again later"));
+    };
     match state.key.verify_player(&token) {
         Ok(claims) => {
             // A suspended or banned player is told why, and not let in.
@@ -150,7 +158,7 @@ async fn hello<S: Socket>(
                 protocol: PROTOCOL_VERSION,
             };
             send(state, socket, &welcome).await?;
-            Ok((claims.sub, standing))
+            Ok((claims.sub, standing, arriving))
         }
         Err(e) => {
             metrics::counter!("geogame_errors_total", "code" => "unauthorized").increment(1);

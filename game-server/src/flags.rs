@@ -70,6 +70,18 @@ pub struct GameFlags {
     /// (repeatable); requests from others are counted by their own address.
     #[arg(long = "trusted-proxy")]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Sign-ins (guest, register, login, refresh) worked on at once; one
+    /// more gets 503 with `Retry-After`.
+    #[arg(long, default_value_t = ServerConfig::default().max_pending_sign_ins)]
+    pub max_pending_sign_ins: usize,
+    /// Play sockets arriving (between `hello` and `welcome`) at once; one
+    /// more is closed with 1013, try again later.
+    #[arg(long, default_value_t = ServerConfig::default().max_pending_hellos)]
+    pub max_pending_hellos: usize,
+    /// Shed new sign-ins and hellos while the runtime runs timers more
+    /// than this many milliseconds late (saturated); 0 never sheds on lag.
+    #[arg(long, default_value_t = 50)]
+    pub shed_lag_ms: u64,
     /// Play sockets this server holds at once; one more gets 503.
     #[arg(long, default_value_t = ServerConfig::default().capacity)]
     pub capacity: usize,
@@ -103,6 +115,9 @@ impl GameFlags {
         }
         if self.capacity == 0 {
             return bad("--capacity must be at least 1");
+        }
+        if self.max_pending_sign_ins == 0 || self.max_pending_hellos == 0 {
+            return bad("--max-pending-sign-ins and --max-pending-hellos must be at least 1");
         }
         if !(60..=30 * 86_400).contains(&self.token_ttl) {
             return bad("--token-ttl must be between 60 seconds and 30 days");
@@ -145,6 +160,9 @@ impl GameFlags {
             capacity: self.capacity,
             token_ttl_s: self.token_ttl,
             sign_ins_per_address: self.sign_ins_per_address,
+            max_pending_sign_ins: self.max_pending_sign_ins,
+            max_pending_hellos: self.max_pending_hellos,
+            shed_lag: std::time::Duration::from_millis(self.shed_lag_ms),
             trusted_proxies: self.trusted_proxies.clone(),
             tile_url,
             lobby_url,
@@ -207,8 +225,17 @@ mod tests {
             "7",
             "--trusted-proxy",
             "10.0.0.2",
+            "--max-pending-sign-ins",
+            "3",
+            "--max-pending-hellos",
+            "4",
+            "--shed-lag-ms",
+            "0",
         ])
         .unwrap();
+        assert!(o.server.shed_lag.is_zero());
+        assert_eq!(o.server.max_pending_sign_ins, 3);
+        assert_eq!(o.server.max_pending_hellos, 4);
         assert_eq!(o.server.token_ttl_s, 900);
         assert_eq!(o.server.sign_ins_per_address, 7);
         assert_eq!(
@@ -270,6 +297,11 @@ mod tests {
     fn unusable_values_are_refused_with_the_flag_named() {
         for (args, flag) in [
             (&["--capacity", "0"][..], "--capacity"),
+            (
+                &["--max-pending-sign-ins", "0"][..],
+                "--max-pending-sign-ins",
+            ),
+            (&["--max-pending-hellos", "0"][..], "--max-pending-hellos"),
             (&["--token-ttl", "5"][..], "--token-ttl"),
             (&["--rate-limit", "0"][..], "--rate-limit"),
             (&["--rate-limit", "NaN"][..], "--rate-limit"),

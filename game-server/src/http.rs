@@ -37,6 +37,7 @@ async fn healthz() -> &'static str {
 
 async fn metrics_text(State(state): State<Arc<GameState>>) -> Response {
     metrics::gauge!("geogame_players_connected").set(state.connections() as f64);
+    metrics::gauge!("geogame_sign_ins_in_flight").set(state.admission.sign_ins_in_flight() as f64);
     service_kit::telemetry::metrics_handler().await
 }
 
@@ -45,8 +46,9 @@ async fn guest(State(state): State<Arc<GameState>>, body: Bytes) -> Result<Respo
         ApiError::bad_request(format!("body must be {{\"device_id\": \"...\"}}: {e}"))
     })?;
     req.validate().map_err(ApiError::bad_request)?;
+    let _slot = state.admission.sign_in()?;
     let player_id = state
-        .db
+        .arrivals
         .player_for_device(&req.device_id)
         .await
         .map_err(|e| {

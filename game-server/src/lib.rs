@@ -31,6 +31,7 @@
 
 mod accounts;
 mod admin;
+mod admission;
 pub mod app;
 mod arrival;
 mod audit;

@@ -63,6 +63,10 @@ pub struct GameState {
     pub(crate) login_failures: service_kit::Lockout,
     /// Password sign-ins per client address in the last minute.
     pub(crate) sign_ins_by_address: service_kit::Lockout,
+    /// Sign-ins and standing reads, in batches.
+    pub(crate) arrivals: store::Arrivals,
+    /// How many arrivals are worked on at once.
+    pub(crate) admission: crate::admission::Admission,
     /// The raids of this server. The mutex is only held for synchronous
     /// sections, never across an `.await`.
     pub(crate) sessions: Mutex<Sessions<ConnId>>,
@@ -92,6 +96,13 @@ impl GameState {
             std::time::Duration::from_secs(60),
             crate::config::SIGN_IN_TRACKED_ADDRESSES,
         );
+        let arrivals = store::Arrivals::start(deps.db.clone());
+        let admission = crate::admission::Admission::new(
+            cfg.max_pending_sign_ins,
+            cfg.max_pending_hellos,
+            cfg.shed_lag,
+        );
+        admission.start_probe(shutdown.clone());
         Arc::new(GameState {
             sockets: Arc::new(tokio::sync::Semaphore::new(cfg.capacity)),
             conns: service_kit::Tasks::new(),
@@ -109,6 +120,8 @@ impl GameState {
                 crate::config::LOGIN_TRACKED_EMAILS,
             ),
             sign_ins_by_address,
+            arrivals,
+            admission,
             sessions: Mutex::default(),
             shutdown,
             on_session_end: deps.on_session_end,

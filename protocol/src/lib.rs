@@ -53,6 +53,9 @@ pub mod close {
     pub const POLICY: u16 = 1008;
     /// A message over [`crate::MAX_FRAME_BYTES`].
     pub const TOO_BIG: u16 = 1009;
+    /// The server is too busy to take the player now (too many arriving
+    /// at once); the client retries after a short, jittered wait.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
     /// The player opened a newer socket elsewhere.
     pub const REPLACED: u16 = 4001;
     /// An operator erased the player's data: the token names nobody now.

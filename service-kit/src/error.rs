@@ -10,6 +10,8 @@ use protocol::http::ErrorBody;
 pub struct ApiError {
     status: StatusCode,
     body: ErrorBody,
+    /// Seconds for a `Retry-After` header, when the client should retry.
+    retry_after_s: Option<u64>,
 }
 
 impl ApiError {
@@ -18,6 +20,16 @@ impl ApiError {
         ApiError {
             status,
             body: ErrorBody::new(code, message),
+            retry_after_s: None,
+        }
+    }
+
+    /// A 503 `unavailable` with `Retry-After: secs`: the server is busy
+    /// (shedding load) and the same request will work a little later.
+    pub fn busy(message: impl Into<String>, secs: u64) -> Self {
+        ApiError {
+            retry_after_s: Some(secs),
+            ..ApiError::unavailable(message)
         }
     }
 
@@ -59,7 +71,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        json_response(self.status, &self.body)
+        let mut response = json_response(self.status, &self.body);
+        if let Some(secs) = self.retry_after_s {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        response
     }
 }
 
@@ -149,5 +167,17 @@ mod tests {
         let ok = json_errors((StatusCode::OK, "fine").into_response()).await;
         let body = axum::body::to_bytes(ok.into_body(), 1 << 16).await.unwrap();
         assert_eq!(&body[..], b"fine");
+    }
+
+    #[tokio::test]
+    async fn a_busy_answer_says_when_to_retry() {
+        let r = ApiError::busy("too many at once", 2).into_response();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "2");
+        let body = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "unavailable");
+        let plain = ApiError::unavailable("down").into_response();
+        assert!(plain.headers().get(header::RETRY_AFTER).is_none());
     }
 }
