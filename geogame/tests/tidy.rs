@@ -43,6 +43,10 @@ const SERDE_OUTSIDE_PROTOCOL: &[(&str, &str)] = &[
     ),
     // The load tester's own report file.
     ("load-test/src/report.rs", "the load test's JSON report"),
+    (
+        "load-test/src/storm.rs",
+        "the storm section of the load test's JSON report",
+    ),
 ];
 
 /// Crates that must not depend on tokio: they are pure.

@@ -115,6 +115,22 @@ pub struct RunArgs {
     /// token; the report gains a `resume` section.
     #[arg(long, default_value_t = 0.0)]
     pub drop_share: f64,
+    /// Share of players held back from the ramp who all sign in and
+    /// connect at once, a third of the way through the time after the
+    /// ramp; the report gains a `storm` section.
+    #[arg(long, default_value_t = 0.0)]
+    pub storm: f64,
+    /// Share of the other players whose sockets all drop at the storm
+    /// moment and who reconnect at once with their tokens.
+    #[arg(long, default_value_t = 0.0)]
+    pub reconnect_storm: f64,
+    /// Seconds from the start at which the storm hits (default: a third
+    /// of the way through the time after the ramp). Given alone, with no
+    /// storm share, every player is a bystander: the run records the
+    /// windows before and after that moment, to watch a storm that
+    /// another generator process makes.
+    #[arg(long)]
+    pub storm_at: Option<f64>,
     /// Most unanswered requests per player; further scheduled sends are skipped and counted.
     #[arg(long, default_value_t = 256)]
     pub max_in_flight: usize,
@@ -189,6 +205,10 @@ pub struct Mix {
     pub drive_share: f64,
     /// Share of players who drop their socket once and resume.
     pub drop_share: f64,
+    /// Share of players who arrive all at once mid-run (`--storm`).
+    pub storm_share: f64,
+    /// Share of the rest who drop and reconnect at once (`--reconnect-storm`).
+    pub reconnect_storm_share: f64,
 }
 
 impl Default for Mix {
@@ -200,6 +220,8 @@ impl Default for Mix {
             cycle_share: 0.15,
             drive_share: 0.05,
             drop_share: 0.0,
+            storm_share: 0.0,
+            reconnect_storm_share: 0.0,
         }
     }
 }
@@ -241,6 +263,9 @@ pub struct Config {
     pub ca_certs: Vec<PathBuf>,
     /// Most concurrent handshakes.
     pub connect_concurrency: usize,
+    /// When the storm hits, from the start (`--storm-at`); None: a third
+    /// of the way through the time after the ramp.
+    pub storm_at: Option<Duration>,
     /// Generator worker threads.
     pub threads: usize,
     /// Progress line period when not on a terminal.
@@ -278,6 +303,7 @@ impl Config {
             ca_certs: Vec::new(),
             connect_concurrency: 256,
             threads: default_threads(),
+            storm_at: None,
             progress_interval: Duration::from_secs(5),
             device_prefix: "loadtest".to_owned(),
             stats_shards: 8,

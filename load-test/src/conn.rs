@@ -4,6 +4,7 @@
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -51,8 +52,46 @@ const WRITE_BUFFER: usize = 8 * 1024;
 /// Most bytes a connection may queue when the socket does not drain.
 const MAX_WRITE_BUFFER: usize = 1024 * 1024;
 
+/// The server shed a sign-in (503 with `Retry-After`): retry later.
+pub(crate) const AUTH_BUSY: ConnectFailure = "auth_busy";
+/// The server refused the upgrade with 503: retry later.
+pub(crate) const WS_BUSY: ConnectFailure = "ws_busy";
+/// The server closed the socket with 1013 after `hello`: retry later.
+pub(crate) const HELLO_BUSY: ConnectFailure = "hello_busy";
+
+/// Whether `reason` is a server's "busy, come back shortly" (shed load)
+/// rather than a failure.
+pub(crate) fn is_busy(reason: ConnectFailure) -> bool {
+    matches!(reason, AUTH_BUSY | WS_BUSY | HELLO_BUSY)
+}
+
+/// The wait before retry `attempt` (from 0) after a busy answer, for a
+/// uniform `unit` in [0, 1]: the server's `Retry-After`, doubled per
+/// attempt up to 8 s, plus up to half of it again at random. Never
+/// earlier than the server asked, and spread out, so that a shed storm
+/// does not come back in one wave.
+pub(crate) fn busy_backoff(retry_after: Duration, attempt: u32, unit: f64) -> Duration {
+    let full = retry_after
+        .saturating_mul(1 << attempt.min(3))
+        .min(Duration::from_secs(8));
+    full.mul_f64(1.0 + 0.5 * unit.clamp(0.0, 1.0))
+}
+
+/// `Retry-After` in seconds, when the header holds a number.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let secs: u64 = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs.min(60)))
+}
+
 /// Gets a guest token for `device_id`.
 pub(crate) async fn guest_token(
+    dialer: &Dialer,
     http: &reqwest::Client,
     url: &str,
     device_id: String,
@@ -67,6 +106,12 @@ pub(crate) async fn guest_token(
             "auth_request"
         })?;
     let status = resp.status();
+    if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(after) = retry_after(resp.headers()) {
+            dialer.set_retry_after(after);
+        }
+        return Err(AUTH_BUSY);
+    }
     if !status.is_success() {
         return Err(if status.is_client_error() {
             "auth_http_4xx"
@@ -88,9 +133,36 @@ pub(crate) struct Dialer {
     pub(crate) timeout: Duration,
     /// Trusted roots for `wss://`; None when the target is plain `ws://`.
     pub(crate) tls: Option<Arc<ClientConfig>>,
+    /// The server's last `Retry-After`, in milliseconds (one second until
+    /// it says otherwise): how long a shed player waits at first.
+    pub(crate) retry_after_ms: Arc<AtomicU64>,
 }
 
 impl Dialer {
+    /// A dialer with these buffers, timeout and TLS settings.
+    pub(crate) fn new(
+        read_buffer: usize,
+        timeout: Duration,
+        tls: Option<Arc<ClientConfig>>,
+    ) -> Dialer {
+        Dialer {
+            read_buffer,
+            timeout,
+            tls,
+            retry_after_ms: Arc::new(AtomicU64::new(1000)),
+        }
+    }
+
+    /// What the server last said to wait after shedding.
+    pub(crate) fn retry_after(&self) -> Duration {
+        Duration::from_millis(self.retry_after_ms.load(Ordering::Relaxed))
+    }
+
+    fn set_retry_after(&self, after: Duration) {
+        let ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX);
+        self.retry_after_ms.store(ms, Ordering::Relaxed);
+    }
+
     /// Opens a WebSocket to `url` (`ws://` or `wss://host[:port]/path`).
     ///
     /// The TCP connect runs on the blocking pool: once a few thousand
@@ -113,6 +185,14 @@ impl Dialer {
         let connector = self.tls.clone().map(Connector::Rustls);
         match tokio_tungstenite::client_async_tls_with_config(url, tcp, config, connector).await {
             Ok((ws, _)) => Ok(ws),
+            Err(WsError::Http(response))
+                if response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE =>
+            {
+                if let Some(after) = retry_after(response.headers()) {
+                    self.set_retry_after(after);
+                }
+                Err(WS_BUSY)
+            }
             Err(e) => {
                 tracing::debug!(error = %e, url, "websocket handshake failed");
                 Err(if matches!(e, WsError::Tls(_)) {
@@ -216,6 +296,11 @@ pub(crate) async fn play_hello(ws: &mut Ws, token: &str) -> Result<(), ConnectFa
                 code: ErrorCode::Unauthorized,
                 ..
             }) => return Err("hello_unauthorized"),
+            // Shed: the close 1013 that follows is not waited for.
+            Ok(ServerMessage::Error {
+                code: ErrorCode::Unavailable,
+                ..
+            }) => return Err(HELLO_BUSY),
             Ok(ServerMessage::Error { .. }) => return Err("hello_error"),
             // Pushes that may precede the welcome are not expected, but a
             // tolerant client skips them.
@@ -251,6 +336,11 @@ async fn next_text(
     loop {
         match ws.next().await {
             Some(Ok(Message::Text(t))) => return Ok(t),
+            Some(Ok(Message::Close(Some(f))))
+                if u16::from(f.code) == protocol::close::TRY_AGAIN_LATER =>
+            {
+                return Err(HELLO_BUSY);
+            }
             Some(Ok(Message::Close(_))) | None => return Err("closed_during_hello"),
             Some(Ok(_)) => continue,
             Some(Err(_)) => return Err("ws_error_during_hello"),
@@ -261,6 +351,22 @@ async fn next_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn busy_waits_honour_retry_after_grow_and_are_capped() {
+        let one = Duration::from_secs(1);
+        assert_eq!(busy_backoff(one, 0, 0.0), one);
+        assert_eq!(busy_backoff(one, 0, 1.0), Duration::from_millis(1500));
+        assert_eq!(busy_backoff(one, 2, 0.0), Duration::from_secs(4));
+        assert_eq!(busy_backoff(one, 30, 0.0), Duration::from_secs(8));
+        assert!(is_busy(AUTH_BUSY) && is_busy(WS_BUSY) && is_busy(HELLO_BUSY));
+        assert!(!is_busy("auth_http_5xx"));
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(reqwest::header::RETRY_AFTER, "2".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        h.insert(reqwest::header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+    }
 
     #[test]
     fn authority_gets_a_default_port() {

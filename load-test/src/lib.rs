@@ -31,6 +31,7 @@ pub mod report;
 pub mod resume;
 pub mod runner;
 pub mod stats;
+pub mod storm;
 pub mod walker;
 
 pub use config::{Cli, Config, Mix, Target};

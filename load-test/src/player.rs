@@ -58,6 +58,8 @@ pub(crate) struct Shared {
     pub(crate) stats: Stats,
     /// Drops and resumes (`--drop-share`).
     pub(crate) resumes: crate::resume::Resumes,
+    /// The storm's recorder (`--storm`, `--reconnect-storm`).
+    pub(crate) storm: Option<crate::storm::Storm>,
     pub(crate) http: reqwest::Client,
     pub(crate) endpoints: Endpoints,
     /// Opens the players' sockets (buffers, timeout, TLS).
@@ -133,6 +135,9 @@ struct Player<'a> {
     drop_at: Option<Instant>,
     /// Dropped in a raid; the server's `session_joined` push is awaited.
     raid_resume_pending: bool,
+    /// Drops and comes back in the reconnect storm (its resume is also
+    /// the storm's arrival).
+    storm_reconnect: bool,
 }
 
 /// Runs player `idx` from its ramp slot to the end of the run.
@@ -142,7 +147,13 @@ pub(crate) async fn run(shared: Arc<Shared>, idx: usize, mut stop: watch::Receiv
         shared: &shared,
         done: false,
     };
-    let offset = cfg.ramp.mul_f64(idx as f64 / cfg.players as f64);
+    let in_storm = crate::storm::arrives_in_storm(cfg, idx);
+    let storm_reconnect = crate::storm::reconnects_in_storm(cfg, idx);
+    let offset = if in_storm {
+        crate::storm::storm_offset(cfg)
+    } else {
+        cfg.ramp.mul_f64(idx as f64 / cfg.players as f64)
+    };
     tokio::select! {
         () = tokio::time::sleep_until(shared.start + offset) => {}
         _ = stop.changed() => return,
@@ -152,13 +163,26 @@ pub(crate) async fn run(shared: Arc<Shared>, idx: usize, mut stop: watch::Receiv
         r = tokio::time::timeout(cfg.connect_timeout, Box::pin(connect(&shared, idx, lobby_player))) => r,
         _ = stop.changed() => return,
     };
+    let storm = shared.storm.as_ref();
     let (ws, lobby_ws, token) = match connected {
         Ok(Ok(c)) => c,
-        Ok(Err(reason)) => return shared.stats.connect_failed(reason),
-        Err(_) => return shared.stats.connect_failed("connect_timeout"),
+        Ok(Err(reason)) => {
+            storm.filter(|_| in_storm).inspect(|s| s.failed());
+            return shared.stats.connect_failed(reason);
+        }
+        Err(_) => {
+            storm.filter(|_| in_storm).inspect(|s| s.failed());
+            return shared.stats.connect_failed("connect_timeout");
+        }
     };
     shared.stats.player_connected();
     let now = Instant::now();
+    let mut rec = shared.stats.recorder(idx);
+    match storm {
+        Some(s) if in_storm => s.arrived(now),
+        Some(s) if !storm_reconnect => rec = rec.watching(s),
+        _ => {}
+    }
     let mut walker = Walker::new(cfg.region, &cfg.mix, cfg.seed, idx as u64);
     walker.start_in_world(&cfg.world);
     let lobby = lobby_ws.map(|l| Lobby::new(l, now, walker.rng()));
@@ -170,7 +194,7 @@ pub(crate) async fn run(shared: Arc<Shared>, idx: usize, mut stop: watch::Receiv
     // which keeps 10,000 idle players' memory down.
     let mut player = Box::new(Player {
         shared: &shared,
-        rec: shared.stats.recorder(idx),
+        rec,
         walker,
         ws,
         lobby,
@@ -181,8 +205,13 @@ pub(crate) async fn run(shared: Arc<Shared>, idx: usize, mut stop: watch::Receiv
         raid_seqs: VecDeque::new(),
         echo: shared.endpoints.auth.is_none(),
         token,
-        drop_at: crate::resume::drop_offset(cfg, idx).map(|o| shared.start + o),
+        drop_at: if storm_reconnect {
+            storm.map(crate::storm::Storm::at)
+        } else {
+            crate::resume::drop_offset(cfg, idx).map(|o| shared.start + o)
+        },
         raid_resume_pending: false,
+        storm_reconnect,
     });
     let broken = player.main_loop(now + phase, &mut stop).await;
     player.drain(broken).await;
@@ -205,25 +234,62 @@ pub(crate) fn unit_hash(seed: u64, index: u64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// Runs `step` until it succeeds or fails for good; a busy answer (shed
+/// by the server) is waited out with [`conn::busy_backoff`] and retried,
+/// with no connect slot held meanwhile. The caller bounds the total time.
+pub(crate) async fn until_admitted<T, F, Fut>(
+    shared: &Shared,
+    mut step: F,
+) -> Result<T, &'static str>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, &'static str>>,
+{
+    let mut attempt: u32 = 0;
+    loop {
+        let outcome = {
+            let _permit = shared
+                .connect_gate
+                .acquire()
+                .await
+                .map_err(|_| "shutdown")?;
+            step().await
+        };
+        match outcome {
+            Err(reason) if conn::is_busy(reason) => {
+                shared.stats.shed();
+                let wait = conn::busy_backoff(shared.dialer.retry_after(), attempt, rand::random());
+                tokio::time::sleep(wait).await;
+                attempt = attempt.saturating_add(1);
+            }
+            other => return other,
+        }
+    }
+}
+
 async fn connect(
     shared: &Shared,
     idx: usize,
     lobby_player: bool,
 ) -> Result<(Ws, Option<Ws>, Option<String>), &'static str> {
-    let _permit = shared
-        .connect_gate
-        .acquire()
-        .await
-        .map_err(|_| "shutdown")?;
     let cfg = &shared.cfg;
     let ep = &shared.endpoints;
     let Some(auth_url) = &ep.auth else {
-        return Ok((shared.dialer.open(&ep.play).await?, None, None));
+        return until_admitted(shared, || shared.dialer.open(&ep.play))
+            .await
+            .map(|ws| (ws, None, None));
     };
     let device_id = format!("{}-{idx}", cfg.device_prefix);
-    let token = conn::guest_token(&shared.http, auth_url, device_id).await?;
-    let mut ws = shared.dialer.open(&ep.play).await?;
-    conn::play_hello(&mut ws, &token).await?;
+    let token = until_admitted(shared, || {
+        conn::guest_token(&shared.dialer, &shared.http, auth_url, device_id.clone())
+    })
+    .await?;
+    let ws = until_admitted(shared, || async {
+        let mut ws = shared.dialer.open(&ep.play).await?;
+        conn::play_hello(&mut ws, &token).await?;
+        Ok(ws)
+    })
+    .await?;
     let lobby = match (&ep.lobby, lobby_player) {
         (Some(url), true) => {
             match open_lobby(&shared.dialer, url, &token).await {

@@ -274,6 +274,13 @@ pub struct Report {
     /// Drops and resumes, when `--drop-share` asked for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<ResumeReport>,
+    /// Busy answers (503 with `Retry-After`, close 1013) that connecting
+    /// players waited out and retried.
+    #[serde(default)]
+    pub shed: u64,
+    /// The storm, when `--storm` or `--reconnect-storm` asked for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storm: Option<crate::storm::StormReport>,
 }
 
 /// Facts about the run that are not in the recorder.
@@ -285,6 +292,8 @@ pub struct RunFacts {
     pub generator: GeneratorReport,
     /// Drops and resumes (reported when `--drop-share` asked for them).
     pub resume: Option<crate::resume::ResumeTotals>,
+    /// The storm's counts, when there was one.
+    pub storm: Option<crate::storm::StormTotals>,
 }
 
 impl Report {
@@ -424,6 +433,11 @@ impl Report {
             slo,
             series,
             resume,
+            shed: totals.shed,
+            storm: facts
+                .storm
+                .as_ref()
+                .map(|t| crate::storm::StormReport::build(cfg, t)),
         }
     }
 
@@ -548,6 +562,12 @@ impl Report {
                 r.raids_rejoined,
                 r.raids_dropped
             );
+        }
+        if self.shed > 0 {
+            let _ = writeln!(s, "shed: {} busy answers waited out and retried", self.shed);
+        }
+        if let Some(storm) = &self.storm {
+            let _ = writeln!(s, "{}", storm.line());
         }
         if let Some(slo) = &self.slo {
             let _ = writeln!(

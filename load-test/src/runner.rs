@@ -139,11 +139,7 @@ pub async fn run_on_grid(
     let http = http
         .build()
         .map_err(|e| LoadTestError::Http(e.to_string()))?;
-    let dialer = crate::conn::Dialer {
-        read_buffer: cfg.ws_read_buffer,
-        timeout: cfg.connect_timeout,
-        tls,
-    };
+    let dialer = crate::conn::Dialer::new(cfg.ws_read_buffer, cfg.connect_timeout, tls);
     let rss_start = procinfo::rss_bytes();
     let load_start = procinfo::load_average();
     let cpu_start = procinfo::cpu_time();
@@ -167,6 +163,16 @@ pub async fn run_on_grid(
         http,
         stats,
         resumes: crate::resume::Resumes::new(RESUME_MAX_US)?,
+        storm: if crate::storm::watched(&cfg) {
+            let at = start + crate::storm::storm_offset(&cfg);
+            Some(crate::storm::Storm::new(
+                at,
+                crate::storm::window(&cfg),
+                RESUME_MAX_US,
+            )?)
+        } else {
+            None
+        },
         cfg,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -240,6 +246,7 @@ pub async fn run_on_grid(
     let facts = RunFacts {
         wall_s,
         resume: Some(shared.resumes.totals()),
+        storm: shared.storm.as_ref().map(crate::storm::Storm::totals),
         generator: GeneratorReport {
             cpu_s,
             cpu_cores: cpu_s.map(|c| c / wall_s.max(1e-9)),

@@ -21,6 +21,15 @@ pub struct Up {
     pub run: JoinHandle<anyhow::Result<()>>,
 }
 
+/// Turns shedding on runtime lag off unless the test sets it: a debug
+/// build in a parallel test run lags like a saturated release server, and
+/// the tests that pin shedding set `--shed-lag-ms` themselves.
+fn no_lag_shedding(argv: &mut Vec<&str>) {
+    if !argv.contains(&"--shed-lag-ms") {
+        argv.extend(["--shed-lag-ms", "0"]);
+    }
+}
+
 /// Starts `geogame up` with a data dir and `extra` flags, in process.
 pub async fn up(data_dir: &std::path::Path, extra: &[&str]) -> Up {
     let mut argv = vec![
@@ -32,6 +41,7 @@ pub async fn up(data_dir: &std::path::Path, extra: &[&str]) -> Up {
         data_dir.to_str().unwrap(),
     ];
     argv.extend_from_slice(extra);
+    no_lag_shedding(&mut argv);
     let Command::Up(args) = Cli::parse_from(argv).command else {
         unreachable!()
     };
@@ -145,10 +155,12 @@ pub fn spawn_up_logging(
     log: std::process::Stdio,
 ) -> Process {
     use std::io::{BufRead, BufReader};
+    let mut extra = extra.to_vec();
+    no_lag_shedding(&mut extra);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_geogame"))
         .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
-        .args(extra)
+        .args(&extra)
         .env_remove("GEOGAME_ADMIN_TOKEN")
         .env_remove("REDIS_URL")
         .env_remove("DATABASE_URL")

@@ -220,6 +220,28 @@ impl RunArgs {
             cycle_share: share("--cycle-share", self.cycle_share)?,
             drive_share: share("--drive-share", self.drive_share)?,
             drop_share: share("--drop-share", self.drop_share)?,
+            storm_share: share("--storm", self.storm)?,
+            reconnect_storm_share: share("--reconnect-storm", self.reconnect_storm)?,
+        };
+        if (mix.storm_share > 0.0 || mix.reconnect_storm_share > 0.0) && duration <= ramp {
+            range(
+                "--storm / --reconnect-storm",
+                duration.as_secs_f64(),
+                false,
+                "a --duration longer than --ramp",
+            )?;
+        }
+        let storm_at = match self.storm_at {
+            Some(at) => Some(
+                range(
+                    "--storm-at",
+                    at,
+                    at >= ramp.as_secs_f64() && at < duration.as_secs_f64(),
+                    "at or after --ramp and before --duration",
+                )
+                .map(Duration::from_secs_f64)?,
+            ),
+            None => None,
         };
         let sum = mix.catch_share + mix.spin_share;
         range("--catch-share + --spin-share", sum, sum <= 1.0, "at most 1")?;
@@ -297,6 +319,7 @@ impl RunArgs {
                 "between 1 and 100000",
             )?,
             threads,
+            storm_at,
             progress_interval: secs(
                 "--progress-interval",
                 self.progress_interval,

@@ -30,10 +30,12 @@ impl Player<'_> {
         // A FIN without a close frame; the old stream is dropped once the
         // new one takes its place.
         let _ = self.ws.get_mut().shutdown().await;
+        let storm = self.shared.storm.as_ref().filter(|_| self.storm_reconnect);
         match reopen(self.shared, self.token.as_deref()).await {
             Ok(ws) => {
                 self.ws = ws;
                 resumes.resumed(dropped.elapsed());
+                storm.inspect(|s| s.arrived(Instant::now()));
                 self.raid_resume_pending = in_raid;
                 self.looked_at = None;
                 self.creatures.clear();
@@ -41,6 +43,7 @@ impl Player<'_> {
             }
             Err(reason) => {
                 resumes.failed(reason);
+                storm.inspect(|s| s.failed());
                 false
             }
         }
@@ -55,19 +58,21 @@ impl Player<'_> {
     }
 }
 
-/// A new play socket, welcomed, within the connect timeout.
+/// A new play socket, welcomed, within the connect timeout. Failures are
+/// retried [`ATTEMPTS`] times; busy answers (shed by a server in a storm)
+/// are waited out without counting as attempts.
 async fn reopen(shared: &Shared, token: Option<&str>) -> Result<Ws, &'static str> {
     let cfg = &shared.cfg;
     let deadline = Instant::now() + cfg.connect_timeout;
     let mut last = "resume_timeout";
     for attempt in 0..ATTEMPTS {
-        let once = async {
+        let once = super::until_admitted(shared, || async {
             let mut ws = shared.dialer.open(&shared.endpoints.play).await?;
             if let Some(token) = token {
                 conn::play_hello(&mut ws, token).await?;
             }
             Ok::<Ws, &'static str>(ws)
-        };
+        });
         match tokio::time::timeout_at(deadline, once).await {
             Ok(Ok(ws)) => return Ok(ws),
             Ok(Err(reason)) => last = reason,
