@@ -30,6 +30,8 @@ export declare const CloseCodes: Readonly<{
   INVALID_DATA: 1007;
   POLICY: 1008;
   TOO_BIG: 1009;
+  /** The server is too busy to take the player; `connect()` redials after a wait. */
+  TRY_AGAIN_LATER: 1013;
   REPLACED: 4001;
   ERASED: 4003;
 }>;
@@ -180,7 +182,8 @@ export interface StatusEvent {
   /** The close code that led here, when a socket closed. */
   code?: number;
   reason?: string;
-  /** For `reconnecting`: the attempt number (from 1) and its delay. */
+  /** For `reconnecting`, and for `connecting` after a close 1013 (busy
+   * server): the attempt number (from 1) and the wait before it. */
   attempt?: number;
   delayMs?: number;
   /** Why a connect or reconnect gave up. */
@@ -206,8 +209,16 @@ export interface ChannelOptions {
   requestTimeoutMs?: number;
   /** Redial after a dropped socket (not after `close()`, 1008 or 4001); default true. */
   reconnect?: boolean;
-  /** Jittered exponential back-off; default `{initialMs: 250, maxMs: 10000}`. */
+  /** Jittered exponential back-off; default `{initialMs: 250, maxMs: 10000}`.
+   * `maxMs` also caps the busy waits (but they are never under 1 s or
+   * the server's `Retry-After`). */
   backoff?: { initialMs?: number; maxMs?: number };
+  /** How often to retry a busy server: an auth call answered 503 with
+   * `Retry-After`, and a first `connect()` closed with 1013. 0 disables;
+   * default 4. Reconnects after a 1013 always wait at least the busy wait.
+   * On a lobby client made by `GeogameClient.lobby()`, HTTP calls use the
+   * game client's setting. */
+  busyRetries?: number;
 }
 
 export interface GeogameClientOptions extends ChannelOptions {
@@ -270,6 +281,8 @@ declare class Channel<Events> {
   requestTimeoutMs: number;
   reconnect: boolean;
   backoff: { initialMs: number; maxMs: number };
+  /** Redials of a first `connect()` closed with 1013 (busy). */
+  busyRetries: number;
 
   /** Opens the socket, says hello, resolves with `welcome`. */
   connect(): Promise<Welcome>;

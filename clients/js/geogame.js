@@ -31,6 +31,7 @@ export const CloseCodes = Object.freeze({
   INVALID_DATA: 1007,
   POLICY: 1008,
   TOO_BIG: 1009,
+  TRY_AGAIN_LATER: 1013,
   REPLACED: 4001,
   ERASED: 4003,
 });
@@ -65,7 +66,7 @@ export class TimeoutError extends GeogameError {
 
 /**
  * @typedef {{WebSocket?: any, fetch?: typeof fetch, requestTimeoutMs?: number, reconnect?: boolean,
- *   backoff?: {initialMs?: number, maxMs?: number}}} ChannelOptions
+ *   backoff?: {initialMs?: number, maxMs?: number}, busyRetries?: number}} ChannelOptions
  * @typedef {ChannelOptions & {baseUrl?: string, playUrl?: string, lobbyUrl?: string, rejoinWaitMs?: number}} GeogameClientOptions
  * @typedef {ChannelOptions & {baseUrl?: string, url?: string, token?: string}} LobbyClientOptions
  * @typedef {{heading?: number | null, speed?: number | null, accuracy?: number | null}
@@ -77,6 +78,26 @@ export class TimeoutError extends GeogameError {
 const HTTP_CODES = { 400: 'bad_request', 401: 'unauthorized', 404: 'not_found', 429: 'rate_limited', 503: 'unavailable' };
 /** Renew a token this many seconds before it expires. */
 const RENEW_MARGIN_S = 60;
+/** How often a busy server (HTTP 503 with `Retry-After`, close 1013) is retried by default. */
+const BUSY_RETRIES = 4;
+/** The first wait after a close 1013 ("try again later"), doubled per attempt. */
+const BUSY_BASE_MS = 1000;
+/** The longest back-off when `backoff.maxMs` is not set. */
+const BACKOFF_MAX_MS = 10000;
+
+/** `ms`, stretched by a random 0 to 50 %: busy waits never end early.
+ * @param {number} ms */
+function jitterUp(ms) {
+  return Math.round(ms * (1 + 0.5 * Math.random()));
+}
+
+/** A `Retry-After` in seconds, or null when it is missing or not a number
+ * (an HTTP date is not honoured). @param {any} res */
+function retryAfterSeconds(res) {
+  const value = typeof res?.headers?.get === 'function' ? res.headers.get('retry-after') : null;
+  if (typeof value !== 'string' || !/^\s*\d+(\.\d+)?\s*$/.test(value)) return null;
+  return Number(value);
+}
 
 /** `http://h/x` -> `ws://h/x/v1/play`. @param {string} base @param {string} path */
 function wsUrl(base, path) {
@@ -128,11 +149,14 @@ class Emitter {
 /** Tokens and the HTTP auth endpoints, shared by a game client and its
  * lobby clients. */
 class Auth {
-  /** @param {string | undefined} baseUrl @param {typeof fetch | undefined} fetchFn @param {number} timeoutMs */
-  constructor(baseUrl, fetchFn, timeoutMs) {
+  /** @param {string | undefined} baseUrl @param {typeof fetch | undefined} fetchFn @param {number} timeoutMs
+   * @param {ChannelOptions} [opts] for `busyRetries` and `backoff.maxMs` */
+  constructor(baseUrl, fetchFn, timeoutMs, opts = {}) {
     this.baseUrl = baseUrl;
     this.fetch = fetchFn ?? ((input, init) => globalThis.fetch(input, init));
     this.timeoutMs = timeoutMs;
+    /** Retries of a 503 with `Retry-After`; 0 disables them. */ this.busyRetries = opts.busyRetries ?? BUSY_RETRIES;
+    /** The longest wait between them, unless `Retry-After` asks for more. */ this.busyMaxMs = opts.backoff?.maxMs ?? BACKOFF_MAX_MS;
     /** @type {string | null} */ this.token = null;
     /** @type {string | null} */ this.refreshToken = null;
     /** @type {number | null} */ this.expiresAt = null;
@@ -141,10 +165,30 @@ class Auth {
     /** @type {Promise<any> | null} */ this.refreshing = null;
   }
 
-  /** POSTs `body` as JSON and returns the JSON reply.
+  /** POSTs `body` as JSON and returns the JSON reply. A 503 with a numeric
+   * `Retry-After` (the server shedding a sign-in storm) is retried up to
+   * `busyRetries` times: never before `Retry-After`, doubling per attempt,
+   * jittered up by up to 50 %, at most `busyMaxMs` (unless `Retry-After`
+   * itself is longer). Every other failure throws at once.
    * @param {string} path @param {object} body @param {string | null} [bearer] */
   async post(path, body, bearer) {
     if (!this.baseUrl) throw new TypeError('geogame: baseUrl is needed for HTTP calls');
+    for (let attempt = 1; ; attempt++) {
+      const { res, data } = await this.#postOnce(path, body, bearer);
+      if (res.ok) return data;
+      const code = data?.error?.code ?? HTTP_CODES[res.status] ?? (res.status >= 500 ? 'internal' : 'bad_request');
+      const err = new GeogameError(code, data?.error?.message ?? `${path}: HTTP ${res.status}`, { status: res.status, data });
+      const retryAfter = res.status === 503 ? retryAfterSeconds(res) : null;
+      if (retryAfter === null || attempt > this.busyRetries) throw err;
+      const floorMs = retryAfter * 1000;
+      const waitMs = Math.max(floorMs, Math.min(this.busyMaxMs, jitterUp(floorMs * 2 ** (attempt - 1))));
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
+    }
+  }
+
+  /** One POST, its own timeout; the response and its parsed JSON body (null when not JSON).
+   * @param {string} path @param {object} body @param {string | null} [bearer] */
+  async #postOnce(path, body, bearer) {
     const headers = { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) };
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), this.timeoutMs);
@@ -159,12 +203,8 @@ class Auth {
       clearTimeout(timer);
     }
     let data = null;
-    try { data = text ? JSON.parse(text) : null; } catch { /* not JSON: reported by status below */ }
-    if (!res.ok) {
-      const code = data?.error?.code ?? HTTP_CODES[res.status] ?? (res.status >= 500 ? 'internal' : 'bad_request');
-      throw new GeogameError(code, data?.error?.message ?? `${path}: HTTP ${res.status}`, { status: res.status, data });
-    }
-    return data;
+    try { data = text ? JSON.parse(text) : null; } catch { /* not JSON: reported by status in post() */ }
+    return { res, data };
   }
 
   /** Keeps the tokens of an auth reply. @param {any} reply */
@@ -238,7 +278,9 @@ class Channel extends Emitter {
     this._WebSocket = opts.WebSocket ?? globalThis.WebSocket;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
     this.reconnect = opts.reconnect ?? true;
-    this.backoff = { initialMs: 250, maxMs: 10000, ...opts.backoff };
+    this.backoff = { initialMs: 250, maxMs: BACKOFF_MAX_MS, ...opts.backoff };
+    /** How often `connect()` redials a server that answers close 1013 (busy); 0 disables. */
+    this.busyRetries = opts.busyRetries ?? BUSY_RETRIES;
     /** @type {'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed' | 'replaced'} */
     this.status = 'idle';
     /** @type {any} the last `welcome` */ this.welcome = null;
@@ -253,7 +295,10 @@ class Channel extends Emitter {
   get token() { return this._auth.token; }
   get playerId() { return this.welcome?.player_id ?? this._auth.playerId; }
 
-  /** Opens the socket and says hello; resolves with `welcome`. */
+  /** Opens the socket and says hello; resolves with `welcome`. A server
+   * too busy to take the player (close 1013) is redialled up to
+   * `busyRetries` times, each after a `connecting` status with `code`,
+   * `attempt` and `delayMs`. */
   async connect() {
     if (this.status === 'connected') return this.welcome;
     if (this.status === 'connecting' || this.status === 'reconnecting') return this._nextWelcome();
@@ -261,7 +306,18 @@ class Channel extends Emitter {
     this._wantOpen = true;
     this._setStatus('connecting');
     try {
-      return await this._dialAuthed(false);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this._dialAuthed(false);
+        } catch (err) {
+          if (err.closeCode !== CloseCodes.TRY_AGAIN_LATER || attempt > this.busyRetries || !this._wantOpen) throw err;
+          const delayMs = this._busyDelayMs(attempt);
+          this._setStatus('connecting', { code: CloseCodes.TRY_AGAIN_LATER, attempt, delayMs });
+          if ((await this._sleep(delayMs)) || !this._wantOpen) {
+            throw new GeogameError(ErrorCodes.UNAVAILABLE, 'client closed', { closeCode: CloseCodes.NORMAL, cause: err });
+          }
+        }
+      }
     } catch (err) {
       this._wantOpen = false;
       this._setStatus('closed', { code: err.closeCode, error: err });
@@ -317,9 +373,9 @@ class Channel extends Emitter {
   /** Called with every message after `welcome`. @protected @param {any} _msg */
   _onMessage(_msg) {}
 
-  /** @param {string} status @param {object} [detail] */
+  /** @param {string} status @param {{attempt?: number, [k: string]: unknown}} [detail] */
   _setStatus(status, detail = {}) {
-    if (status === this.status && status !== 'reconnecting') return;
+    if (status === this.status && status !== 'reconnecting' && detail.attempt === undefined) return;
     this.status = /** @type {any} */ (status);
     this._emit('status', { status, ...detail });
   }
@@ -464,18 +520,34 @@ class Channel extends Emitter {
     this._reconnectLoop(code, reason);
   }
 
+  /** The wait before busy retry `attempt` (from 1): 1 s doubled per
+   * attempt, capped at `backoff.maxMs` (but never under 1 s), then
+   * stretched by up to 50 %. @param {number} attempt */
+  _busyDelayMs(attempt) {
+    return jitterUp(Math.max(BUSY_BASE_MS, Math.min(this.backoff.maxMs, BUSY_BASE_MS * 2 ** (attempt - 1))));
+  }
+
+  /** Waits `ms`, or less when `close()` wakes it; resolves true when woken.
+   * @param {number} ms @returns {Promise<boolean>} */
+  _sleep(ms) {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { this._wake = null; resolve(false); }, ms);
+      this._wake = () => { clearTimeout(t); this._wake = null; resolve(true); };
+    });
+  }
+
   /** Redials with jittered exponential back-off until welcomed, closed,
-   * replaced or refused. @param {number | undefined} code @param {string} reason */
+   * replaced or refused. After a close 1013 (busy) the wait is at least
+   * the busy wait of `_busyDelayMs`. @param {number | undefined} code @param {string} reason */
   async _reconnectLoop(code, reason) {
+    let busy = 0;
     for (let attempt = 1; this._wantOpen; attempt++) {
       const full = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (attempt - 1));
-      const delayMs = Math.round(full / 2 + Math.random() * (full / 2));
+      let delayMs = Math.round(full / 2 + Math.random() * (full / 2));
+      busy = code === CloseCodes.TRY_AGAIN_LATER ? busy + 1 : 0;
+      if (busy) delayMs = Math.max(delayMs, this._busyDelayMs(busy));
       this._setStatus('reconnecting', { code, reason, attempt, delayMs });
-      await new Promise((resolve) => {
-        const t = setTimeout(resolve, delayMs);
-        this._wake = () => { clearTimeout(t); resolve(undefined); };
-      });
-      this._wake = null;
+      await this._sleep(delayMs);
       if (!this._wantOpen) return;
       try {
         await this._dialAuthed(true);
@@ -508,7 +580,7 @@ export class GeogameClient extends Channel {
   constructor(opts = {}) {
     const baseUrl = (opts.baseUrl ?? globalThis.location?.origin ?? '').replace(/\/+$/, '');
     if (!baseUrl && !opts.playUrl) throw new TypeError('geogame: baseUrl is required outside a browser');
-    super(opts.playUrl ?? wsUrl(baseUrl, '/v1/play'), new Auth(baseUrl, opts.fetch, opts.requestTimeoutMs ?? 5000), opts);
+    super(opts.playUrl ?? wsUrl(baseUrl, '/v1/play'), new Auth(baseUrl, opts.fetch, opts.requestTimeoutMs ?? 5000, opts), opts);
     this.baseUrl = baseUrl;
     this.lobbyUrl = opts.lobbyUrl ?? wsUrl(baseUrl, '/v1/lobby');
     /** How long after a reconnect's `welcome` to wait for the server's
@@ -644,7 +716,7 @@ export class LobbyClient extends Channel {
     const baseUrl = (opts.baseUrl ?? client?.baseUrl ?? globalThis.location?.origin ?? '').replace(/\/+$/, '');
     const url = opts.url ?? client?.lobbyUrl ?? (baseUrl && wsUrl(baseUrl, '/v1/lobby'));
     if (!url) throw new TypeError('geogame: LobbyClient needs a url or baseUrl');
-    const auth = client?._auth ?? new Auth(baseUrl, opts.fetch, opts.requestTimeoutMs ?? 5000);
+    const auth = client?._auth ?? new Auth(baseUrl, opts.fetch, opts.requestTimeoutMs ?? 5000, opts);
     if (opts.token && !client) auth.token = opts.token;
     super(url, auth, opts);
   }

@@ -32,7 +32,11 @@ export async function startServer(opts = {}) {
     await sleep(1000);
   }
   const argv = ['up', '--listen', `127.0.0.1:${opts.port ?? 0}`, '--data-dir', dataDir,
-    '--admin-token', ADMIN_TOKEN, ...(opts.args ?? [])];
+    '--admin-token', ADMIN_TOKEN,
+    // A debug build under test lags like a saturated server; shedding on
+    // lag is pinned by the Rust tests.
+    ...((opts.args ?? []).includes('--shed-lag-ms') ? [] : ['--shed-lag-ms', '0']),
+    ...(opts.args ?? [])];
   // The embedded stack only: no Redis or PostgreSQL from the environment.
   const env = { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' };
   for (const k of ['REDIS_URL', 'DATABASE_URL', 'GEOGAME_ADMIN_TOKEN', 'GEOGAME_TOKEN_SECRET']) delete env[k];

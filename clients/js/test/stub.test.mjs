@@ -1,8 +1,11 @@
 // Socket behaviour the real server cannot stage on demand, against a
 // scripted WebSocket server: timeouts, pushes and unmatched replies as
-// events, dropped sockets, close codes, back-off and resuming state.
+// events, dropped sockets, close codes, back-off and resuming state; and
+// busy servers (close 1013, HTTP 503 with Retry-After), against scripted
+// WebSocket and HTTP servers.
 
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { after, afterEach, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CloseCodes, ErrorCodes, GeogameClient, GeogameError, TimeoutError } from '../geogame.js';
@@ -30,11 +33,17 @@ async function stub(script = () => {}) {
   return { ...s, frames, hellos: () => frames.filter((f) => f.type === 'hello').length };
 }
 
-/** A connected client of `url`. @param {string} url @param {object} [opts] */
-async function client(url, opts = {}) {
+/** A client of `url` with a token, not yet connected. @param {string} url @param {object} [opts] */
+function unconnected(url, opts = {}) {
   const c = new GeogameClient({ baseUrl: 'http://127.0.0.1:1', playUrl: url, backoff: { initialMs: 20, maxMs: 80 }, ...opts });
   clients.push(c);
   c.setToken('stub-token');
+  return c;
+}
+
+/** A connected client of `url`. @param {string} url @param {object} [opts] */
+async function client(url, opts = {}) {
+  const c = unconnected(url, opts);
   await c.connect();
   return c;
 }
@@ -233,4 +242,160 @@ test('connect to a port nobody listens on rejects quickly as unavailable', async
   await assert.rejects(c.connect(), { code: ErrorCodes.UNAVAILABLE, closeCode: 1006 });
   assert.ok(Date.now() - started < 2000);
   assert.equal(c.status, 'closed');
+});
+
+/** What the server sends a hello it has no room for, before close 1013. */
+const BUSY = { type: 'error', code: 'unavailable', message: 'too many players arriving at once; try again in 1 s' };
+
+/** A stub that turns away the hellos `busy(n)` picks (n counts hellos from
+ * 1) with `BUSY` and close 1013, welcomes the others, and hands other
+ * frames to `script`; `helloTimes` records when each hello came.
+ * @param {(n: number) => boolean} busy @param {(conn: any, msg: any) => void} [script] */
+async function busyStub(busy, script = () => {}) {
+  const frames = [];
+  const helloTimes = [];
+  const s = await startStubServer((conn, msg) => {
+    frames.push(msg);
+    if (msg.type !== 'hello') return script(conn, msg);
+    helloTimes.push(Date.now());
+    if (busy(helloTimes.length)) { conn.send(BUSY); conn.close(CloseCodes.TRY_AGAIN_LATER); }
+    else conn.send(WELCOME);
+  });
+  stubs.push(s);
+  return { ...s, frames, helloTimes };
+}
+
+test('connect redials a busy server (close 1013) after at least 1 s, with a connecting status', async () => {
+  const s = await busyStub((n) => n === 1);
+  const c = unconnected(s.url);
+  const statuses = [];
+  c.on('status', (st) => statuses.push(st));
+  const started = Date.now();
+  const welcome = await c.connect();
+  assert.deepEqual(welcome, WELCOME);
+  assert.ok(Date.now() - started >= 990, `resolved after ${Date.now() - started} ms`);
+  assert.equal(s.helloTimes.length, 2);
+  assert.ok(s.helloTimes[1] - s.helloTimes[0] >= 990);
+  assert.equal(c.status, 'connected');
+  assert.deepEqual(statuses.map((st) => st.status), ['connecting', 'connecting', 'connected']);
+  const busy = statuses[1];
+  assert.equal(busy.code, CloseCodes.TRY_AGAIN_LATER);
+  assert.equal(busy.attempt, 1);
+  assert.ok(busy.delayMs >= 1000 && busy.delayMs <= 1500, `delay ${busy.delayMs} ms`);
+});
+
+test('busyRetries: 0 rejects connect on close 1013 at once', async () => {
+  const s = await busyStub(() => true);
+  const c = unconnected(s.url, { busyRetries: 0 });
+  const started = Date.now();
+  const err = await c.connect().then(() => assert.fail('resolved'), (e) => e);
+  assert.ok(err instanceof GeogameError);
+  assert.equal(err.code, ErrorCodes.UNAVAILABLE);
+  assert.equal(err.closeCode, 1013);
+  assert.ok(Date.now() - started < 900);
+  assert.equal(c.status, 'closed');
+  await sleep(100);
+  assert.equal(s.helloTimes.length, 1);
+});
+
+test('busy retries run out: connect rejects with close 1013; close() ends a busy wait at once', async () => {
+  const s = await busyStub(() => true);
+  const limited = unconnected(s.url, { busyRetries: 1 });
+  await assert.rejects(limited.connect(), { code: ErrorCodes.UNAVAILABLE, closeCode: 1013 });
+  assert.equal(s.helloTimes.length, 2, 'one dial and one retry');
+  assert.equal(limited.status, 'closed');
+
+  const c = unconnected(s.url);
+  const waiting = nextEvent(c, 'status', (st) => st.code === CloseCodes.TRY_AGAIN_LATER, 2000);
+  const connecting = c.connect();
+  await waiting;
+  const closedAt = Date.now();
+  c.close();
+  await assert.rejects(connecting, { code: ErrorCodes.UNAVAILABLE });
+  assert.ok(Date.now() - closedAt < 200, 'close() cut the wait short');
+  assert.equal(c.status, 'closed');
+  await sleep(1600);
+  assert.equal(s.helloTimes.length, 3, 'no dial after close()');
+});
+
+test('a reconnect turned away with close 1013 waits at least 1 s before the next dial', async () => {
+  const s = await busyStub((n) => n === 2, (conn, msg) => { if (msg.type === 'ping') conn.drop(); });
+  const c = await client(s.url); // backoff 20..80 ms: only the busy wait is long
+  const reconnecting = [];
+  c.on('status', (st) => { if (st.status === 'reconnecting') reconnecting.push(st); });
+  const back = nextEvent(c, 'status', (st) => st.status === 'connected', 5000);
+  await c.ping().catch(() => {});
+  await back;
+  assert.equal(c.status, 'connected');
+  assert.equal(s.helloTimes.length, 3);
+  assert.ok(s.helloTimes[1] - s.helloTimes[0] < 900, 'the first redial uses the short back-off');
+  assert.ok(s.helloTimes[2] - s.helloTimes[1] >= 990, `busy gap ${s.helloTimes[2] - s.helloTimes[1]} ms`);
+  assert.deepEqual(reconnecting.map((st) => [st.attempt, st.code]), [[1, 1006], [2, 1013]]);
+  assert.ok(reconnecting[1].delayMs >= 1000);
+});
+
+/** A scripted HTTP server: `reply(n, req, body)` answers request n (from
+ * 1) with `{status, headers?, body?}`; `requests` records each request.
+ * @param {(n: number, req: import('node:http').IncomingMessage, body: string) => {status: number, headers?: object, body?: unknown}} reply */
+async function httpStub(reply) {
+  /** @type {{at: number, method?: string, url?: string, body: string}[]} */
+  const requests = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      requests.push({ at: Date.now(), method: req.method, url: req.url, body });
+      const r = reply(requests.length, req, body);
+      res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers });
+      res.end(r.body === undefined ? '' : JSON.stringify(r.body));
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
+  const s = { baseUrl: `http://127.0.0.1:${port}`, requests, stop: () => new Promise((resolve) => server.close(resolve)) };
+  stubs.push(s);
+  return s;
+}
+
+const SHED = { error: { code: 'unavailable', message: 'too many sign-ins at once; retry in a moment' } };
+
+test('a sign-in shed with 503 and Retry-After is retried after Retry-After', async () => {
+  const s = await httpStub((n) => (n === 1
+    ? { status: 503, headers: { 'retry-after': '1' }, body: SHED }
+    : { status: 200, body: { player_id: 'p_x', token: 't', expires_at: Math.floor(Date.now() / 1000) + 3600 } }));
+  const c = new GeogameClient({ baseUrl: s.baseUrl });
+  const reply = await c.signInGuest('dev');
+  assert.equal(reply.player_id, 'p_x');
+  assert.equal(c.token, 't');
+  assert.equal(s.requests.length, 2);
+  assert.ok(s.requests[1].at - s.requests[0].at >= 990, `gap ${s.requests[1].at - s.requests[0].at} ms`);
+  for (const r of s.requests) assert.deepEqual([r.method, r.url, JSON.parse(r.body)], ['POST', '/v1/auth/guest', { device_id: 'dev' }]);
+});
+
+test('a 503 without Retry-After, or with busyRetries: 0, throws at once', async () => {
+  const s = await httpStub(() => ({ status: 503, body: SHED }));
+  const c = new GeogameClient({ baseUrl: s.baseUrl });
+  const started = Date.now();
+  const err = await c.signInGuest('dev').then(() => assert.fail('resolved'), (e) => e);
+  assert.ok(err instanceof GeogameError);
+  assert.deepEqual([err.code, err.status, err.message], ['unavailable', 503, SHED.error.message]);
+  assert.ok(Date.now() - started < 500);
+  assert.equal(s.requests.length, 1);
+
+  const t = await httpStub(() => ({ status: 503, headers: { 'retry-after': '1' }, body: SHED }));
+  const off = new GeogameClient({ baseUrl: t.baseUrl, busyRetries: 0 });
+  await assert.rejects(off.login('a@b.c', 'pw'), { code: 'unavailable', status: 503 });
+  assert.equal(t.requests.length, 1);
+});
+
+test('503 retries run out: the last 503 is thrown; other statuses are never retried', async () => {
+  const s = await httpStub(() => ({ status: 503, headers: { 'retry-after': '0' }, body: SHED }));
+  const c = new GeogameClient({ baseUrl: s.baseUrl, busyRetries: 2 });
+  await assert.rejects(c.signInGuest('dev'), { code: 'unavailable', status: 503 });
+  assert.equal(s.requests.length, 3, 'one request and two retries');
+
+  const t = await httpStub(() => ({ status: 429, headers: { 'retry-after': '0' }, body: { error: { code: 'rate_limited', message: 'slow down' } } }));
+  const d = new GeogameClient({ baseUrl: t.baseUrl });
+  await assert.rejects(d.signInGuest('dev'), { code: 'rate_limited', status: 429 });
+  assert.equal(t.requests.length, 1);
 });
