@@ -198,7 +198,13 @@ async fn a_redis_restart_loses_and_duplicates_nothing() {
     .await;
     let mut records = a.matches();
     records.extend(b.matches());
-    assert!(done, "not everything matched after the restart");
+    let matched: usize = records.iter().map(|m| m.players.len()).sum();
+    assert!(
+        done,
+        "not everything matched after the restart: {matched} of {expected} players matched, \
+         open tickets {:?}",
+        a.lobby.open_tickets().await
+    );
     assert_exactly_once(&records, &tickets);
     // The socket on b still gets its push after the outage.
     let m = watcher.match_found().await;
