@@ -265,6 +265,12 @@ pub(crate) fn now_s() -> i64 {
     now_ms() / 1000
 }
 
+/// `items` as one JSON array: SQLite has no array binds, so a batch is
+/// bound as one text and `json_each` turns it back into rows.
+pub(crate) fn json_list<T: ?Sized + serde::Serialize>(items: &T) -> Result<String, StoreError> {
+    serde_json::to_string(items).map_err(|e| StoreError::Query(format!("encoding a batch: {e}")))
+}
+
 /// The current time in unix milliseconds.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()

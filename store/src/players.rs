@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::db::{Db, now_s};
+use crate::db::{Db, json_list, now_s};
 use crate::error::StoreError;
 
 // SQLite has no array binds: a JSON array is one bind however long the
@@ -24,10 +24,6 @@ const PG_INSERT_PLAYERS: &str = "INSERT INTO players (device_id, player_id, crea
 /// A fresh player id: `p_` and a v4 UUID in hex.
 fn new_player_id() -> String {
     format!("p_{}", uuid::Uuid::new_v4().simple())
-}
-
-fn encode(e: serde_json::Error) -> StoreError {
-    StoreError::Query(format!("encoding a batch: {e}"))
 }
 
 impl Db {
@@ -68,12 +64,12 @@ impl Db {
                     let pairs: Vec<(&String, &String)> = missing.iter().zip(&fresh).collect();
                     let mut tx = s.writer().begin_with("BEGIN IMMEDIATE").await?;
                     sqlx::query(SQLITE_INSERT_PLAYERS)
-                        .bind(serde_json::to_string(&pairs).map_err(encode)?)
+                        .bind(json_list(&pairs)?)
                         .bind(now)
                         .execute(&mut *tx)
                         .await?;
                     let rows = sqlx::query_as(SQLITE_SELECT_PLAYERS)
-                        .bind(serde_json::to_string(&missing).map_err(encode)?)
+                        .bind(json_list(&missing)?)
                         .fetch_all(&mut *tx)
                         .await?;
                     tx.commit().await?;
@@ -94,9 +90,7 @@ impl Db {
                         .await?
                 }
             };
-            if rows.len() == fresh.len() {
-                tracing::debug!(new = rows.len(), "new players");
-            }
+            tracing::debug!(new = missing.len(), "new players");
             ids.extend(rows);
         }
         devices
@@ -117,7 +111,7 @@ impl Db {
         let rows: Vec<(String, String)> = match self {
             Db::Sqlite(s) => {
                 sqlx::query_as(SQLITE_SELECT_PLAYERS)
-                    .bind(serde_json::to_string(devices).map_err(encode)?)
+                    .bind(json_list(devices)?)
                     .fetch_all(s.reader())
                     .await?
             }

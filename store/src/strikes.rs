@@ -107,10 +107,8 @@ impl Db {
     ) -> Result<Vec<(Vec<StrikeRow>, bool)>, StoreError> {
         let rows: Vec<Tuple> = match self {
             Db::Sqlite(s) => {
-                let list = serde_json::to_string(players)
-                    .map_err(|e| StoreError::Query(format!("encoding a batch: {e}")))?;
                 sqlx::query_as(SQLITE_SELECT_WITH_ERASURE)
-                    .bind(list)
+                    .bind(crate::db::json_list(players)?)
                     .fetch_all(s.reader())
                     .await?
             }
