@@ -229,14 +229,16 @@ async fn upsert_pois(
     Extension(op): Extension<Operator>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let specs = off_runtime(move || {
-        spawner::parse_pois_json(&body).map_err(|e| ApiError::bad_request(e.to_string()))
+    let (pois, rows, detail) = off_runtime(move || {
+        let specs =
+            spawner::parse_pois_json(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let pois: Vec<Poi> = specs.into_iter().map(spawner::PoiSpec::into_poi).collect();
+        let rows: Vec<PoiRow> = pois.iter().map(poi_row).collect();
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let detail = json!({"ids": ids}).to_string();
+        Ok::<_, ApiError>((pois, rows, detail))
     })
     .await??;
-    let pois: Vec<Poi> = specs.into_iter().map(spawner::PoiSpec::into_poi).collect();
-    let rows: Vec<PoiRow> = pois.iter().map(poi_row).collect();
-    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    let detail = json!({"ids": ids}).to_string();
     state
         .db
         .upsert_pois(
@@ -245,11 +247,13 @@ async fn upsert_pois(
         )
         .await
         .map_err(store_error)?;
-    let reply = json_response(
-        StatusCode::CREATED,
-        &spawner::pois_to_feature_collection(pois.iter()),
-    );
-    state.world.upsert_pois(pois);
+    drop(rows);
+    let (reply, pois) = off_runtime(move || {
+        let fc = spawner::pois_to_feature_collection(pois.iter());
+        (json_response(StatusCode::CREATED, &fc), pois)
+    })
+    .await?;
+    state.world.upsert_pois(pois).await;
     state.sync.announce(WorldChange::Pois);
     Ok(reply)
 }

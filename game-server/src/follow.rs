@@ -110,7 +110,7 @@ async fn reload_zones(state: &GameState) {
 
 async fn reload_pois(state: &GameState) {
     match crate::world::load_pois(&state.db).await {
-        Ok(pois) => state.world.upsert_pois(pois),
+        Ok(pois) => state.world.upsert_pois(pois).await,
         Err(e) => tracing::warn!(error = %e, "reloading pois failed"),
     }
 }

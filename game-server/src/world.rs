@@ -35,12 +35,16 @@ pub enum LoadError {
 #[derive(Debug)]
 pub(crate) struct WorldHandle {
     world: RwLock<World>,
+    /// One POI change at a time, so that none is prepared from a copy
+    /// another is about to replace.
+    poi_changes: tokio::sync::Mutex<()>,
 }
 
 impl WorldHandle {
     pub(crate) fn new(world: World) -> Self {
         WorldHandle {
             world: RwLock::new(world),
+            poi_changes: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -90,9 +94,30 @@ impl WorldHandle {
         self.write().remove_zone(id);
     }
 
-    /// Adds or updates POIs.
-    pub(crate) fn upsert_pois(&self, pois: Vec<Poi>) {
-        self.write().upsert_pois(pois);
+    /// Adds or updates POIs. The indexes of the new set (100,000 POIs take
+    /// about half a second in a debug build) are built on the blocking pool
+    /// from a copy, and the lock is only taken to copy and to swap, so
+    /// players' replies and the ticks go on meanwhile.
+    pub(crate) async fn upsert_pois(&self, pois: Vec<Poi>) {
+        let _one = self.poi_changes.lock().await;
+        let mut pois = pois;
+        loop {
+            let draft = self.read().poi_draft();
+            let built = tokio::task::spawn_blocking(move || (draft.upsert(&pois), pois)).await;
+            let Ok((prepared, back)) = built else {
+                tracing::error!("building the POI indexes failed; the POIs are unchanged");
+                return;
+            };
+            pois = back;
+            // Only a change through `with_write` (tests, embedding) can
+            // come in between; then build again on the new set.
+            let installed = self.write().install_pois(prepared);
+            // The lock is released; the replaced (or a refused) set is
+            // dropped here.
+            if installed.is_ok() {
+                return;
+            }
+        }
     }
 
     /// Where an active POI is.

@@ -345,5 +345,11 @@ async fn a_100k_poi_upload_costs_memory_in_proportion_and_a_refused_one_almost_n
         rss_after < peak_before + 300,
         "100,000 POIs raised RSS to {rss_after} MiB from {peak_before}"
     );
-    assert!(worst < Duration::from_secs(1), "slowest reply {worst:?}");
+    // The indexes of 100,000 POIs were built under the world's write lock
+    // (0.4 s here, 1.6 s on a loaded CI machine); built from a draft on the
+    // blocking pool, the slowest reply is a few ms.
+    assert!(
+        worst < Duration::from_millis(250),
+        "slowest reply {worst:?}"
+    );
 }

@@ -37,7 +37,7 @@ pub use geodesy::{EARTH_RADIUS_M, bearing_deg, haversine_m};
 pub use poi::{
     Poi, PoiError, PoiSpec, parse_pois, parse_pois_json, poi_id_for, pois_to_feature_collection,
 };
-pub use world::{TickReport, World};
+pub use world::{PoiDraft, PreparedPois, TickReport, World};
 pub use zone::{
     Axis, MAX_ZONE_POSITIONS, RingRef, Zone, ZoneError, ZoneSpec, parse_zone_collection,
     parse_zone_feature,

@@ -13,6 +13,11 @@ use crate::zone::index::ZoneIndex;
 
 #[derive(Debug, Default)]
 pub(crate) struct PoiSet {
+    /// Bumped whenever the records change, so that a set prepared from a copy can tell
+    /// whether it is still based on the current records.
+    records_version: u64,
+    /// Bumped whenever `active` is recomputed (the zones changed).
+    active_version: u64,
     /// Records in insertion order.
     pois: Vec<Poi>,
     active: Vec<bool>,
@@ -33,6 +38,24 @@ fn usable(p: &Poi) -> bool {
     ok
 }
 
+/// Adds the usable `pois` to `records`, replacing records with the same id in place.
+fn merge(records: &mut Vec<Poi>, pois: impl IntoIterator<Item = Poi>) {
+    let mut pos: HashMap<String, usize> = records
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.clone(), i))
+        .collect();
+    for p in pois.into_iter().filter(usable) {
+        match pos.get(&p.id) {
+            Some(&i) => records[i] = p,
+            None => {
+                pos.insert(p.id.clone(), records.len());
+                records.push(p);
+            }
+        }
+    }
+}
+
 impl PoiSet {
     /// Replaces every POI. Invalid ones are skipped; a repeated id keeps the last.
     pub(crate) fn set(&mut self, pois: Vec<Poi>, zones: &ZoneIndex) {
@@ -42,21 +65,7 @@ impl PoiSet {
 
     /// Adds or replaces POIs by id, then rebuilds the indexes.
     pub(crate) fn upsert(&mut self, pois: Vec<Poi>, zones: &ZoneIndex) {
-        let mut pos: HashMap<String, usize> = self
-            .pois
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.id.clone(), i))
-            .collect();
-        for p in pois.into_iter().filter(usable) {
-            match pos.get(&p.id) {
-                Some(&i) => self.pois[i] = p,
-                None => {
-                    pos.insert(p.id.clone(), self.pois.len());
-                    self.pois.push(p);
-                }
-            }
-        }
+        merge(&mut self.pois, pois);
         self.rebuild(zones);
     }
 
@@ -68,7 +77,61 @@ impl PoiSet {
         Some(p)
     }
 
+    /// The records, in insertion order.
+    pub(crate) fn records(&self) -> &[Poi] {
+        &self.pois
+    }
+
+    /// The versions a copy of this set is taken at: (records, active flags).
+    pub(crate) fn versions(&self) -> (u64, u64) {
+        (self.records_version, self.active_version)
+    }
+
+    /// The set `records` plus `pois` make (as [`PoiSet::upsert`] would), built from scratch
+    /// with `zones` for the active flags: the costly part of a POI change, which needs no
+    /// lock. `versions` are those of the set the records were copied from.
+    pub(crate) fn prepared(
+        mut records: Vec<Poi>,
+        pois: &[Poi],
+        zones: &ZoneIndex,
+        versions: (u64, u64),
+    ) -> Box<PoiSet> {
+        merge(&mut records, pois.iter().cloned());
+        let mut set = Box::new(PoiSet {
+            pois: records,
+            records_version: versions.0,
+            active_version: versions.1,
+            ..PoiSet::default()
+        });
+        set.rebuild(zones);
+        // `rebuild` counted the change; the versions must stay the draft's until installed.
+        (set.records_version, set.active_version) = versions;
+        set
+    }
+
+    /// Replaces this set with one [`PoiSet::prepared`] from a copy of it and returns the old
+    /// one, for the caller to drop outside its lock. Fails (giving it back) when the records
+    /// changed since the copy; recomputes the active flags when only the zones did.
+    pub(crate) fn install(
+        &mut self,
+        mut next: Box<PoiSet>,
+        zones: &ZoneIndex,
+    ) -> Result<Box<PoiSet>, Box<PoiSet>> {
+        if next.records_version != self.records_version {
+            return Err(next);
+        }
+        let zones_changed = next.active_version != self.active_version;
+        next.records_version = self.records_version + 1;
+        next.active_version = self.active_version;
+        std::mem::swap(self, &mut next);
+        if zones_changed {
+            self.refresh_active(zones);
+        }
+        Ok(next)
+    }
+
     fn rebuild(&mut self, zones: &ZoneIndex) {
+        self.records_version += 1;
         self.by_id = self
             .pois
             .iter()
@@ -95,6 +158,7 @@ impl PoiSet {
 
     /// Recomputes which POIs are active after the zones changed.
     pub(crate) fn refresh_active(&mut self, zones: &ZoneIndex) {
+        self.active_version += 1;
         self.active = self
             .pois
             .iter()

@@ -32,6 +32,30 @@ pub struct TickReport {
     pub skipped_global_cap: usize,
 }
 
+/// A copy of the world's POIs and zones taken by [`World::poi_draft`].
+#[derive(Debug)]
+pub struct PoiDraft {
+    records: Vec<Poi>,
+    zones: ZoneIndex,
+    versions: (u64, u64),
+}
+
+impl PoiDraft {
+    /// The POI set that [`World::upsert_pois`] would leave, with every index built.
+    pub fn upsert(self, pois: &[Poi]) -> PreparedPois {
+        PreparedPois(PoiSet::prepared(
+            self.records,
+            pois,
+            &self.zones,
+            self.versions,
+        ))
+    }
+}
+
+/// A POI set built away from the world, for [`World::install_pois`] (or the one it replaced).
+#[derive(Debug)]
+pub struct PreparedPois(Box<PoiSet>);
+
 /// The world model: points of interest, exclusion zones and creatures, with deterministic
 /// placement (see docs/placement.md). Not thread-safe by itself; wrap it in a lock.
 #[derive(Debug)]
@@ -89,6 +113,28 @@ impl World {
     /// Adds POIs or replaces them by id.
     pub fn upsert_pois(&mut self, pois: Vec<Poi>) {
         self.pois.upsert(pois, &self.zones);
+    }
+
+    /// A copy of what a POI change is computed from (the records and the zones), so that the
+    /// costly part of the change, [`PoiDraft::upsert`], can run without the world's lock.
+    pub fn poi_draft(&self) -> PoiDraft {
+        PoiDraft {
+            records: self.pois.records().to_vec(),
+            zones: self.zones.clone(),
+            versions: self.pois.versions(),
+        }
+    }
+
+    /// Puts in place POIs prepared from a [`World::poi_draft`] and returns the set they
+    /// replaced, to be dropped once the world's lock is released (freeing 100,000 POIs is
+    /// not free). When the POIs changed in between, nothing changes and the prepared set is
+    /// given back: take a new draft and prepare again. When only the zones changed, the POIs'
+    /// active flags are recomputed here.
+    pub fn install_pois(&mut self, prepared: PreparedPois) -> Result<PreparedPois, PreparedPois> {
+        self.pois
+            .install(prepared.0, &self.zones)
+            .map(PreparedPois)
+            .map_err(PreparedPois)
     }
 
     /// Removes a POI; its creatures stay until their timers run out. Returns it if it existed.

@@ -293,3 +293,54 @@ fn exclusion_index_agrees_with_the_linear_scan() {
     }
     assert!(hits > 500, "{hits}");
 }
+
+/// A square zone about 200 m across centred at (lat, lon).
+fn square(lat: f64, lon: f64) -> LocalPoly {
+    LocalPoly {
+        lat,
+        lon,
+        rings: vec![star_ring(lat, &[140.0, 140.0, 140.0, 140.0], 0.5)],
+    }
+}
+
+#[test]
+fn pois_prepared_off_the_lock_see_a_zone_added_meanwhile() {
+    // Regression: 100,000 POIs were indexed under the world's write lock,
+    // holding every player's reply for up to 1.6 s. The indexes are now
+    // built from a draft; a zone that arrives while they are built must
+    // still deactivate the POIs under it.
+    let mut w = World::new(SpawnConfig::default(), 0);
+    w.set_pois(vec![poi("old", 10.0, 10.0, 1.0)]);
+    let draft = w.poi_draft();
+    let prepared = draft.upsert(&[
+        poi("under", 47.6, -122.0, 1.0),
+        poi("free", 47.7, -122.0, 1.0),
+    ]);
+    w.add_zone(square(47.6, -122.0).zone("z", 0.0), T0);
+    w.install_pois(prepared)
+        .expect("nothing else changed the POIs");
+    assert_eq!(w.poi_count(), 3);
+    assert!(w.poi_active("old") && w.poi_active("free"));
+    assert!(!w.poi_active("under"), "the zone added meanwhile covers it");
+    assert_eq!(w.nearby_pois(47.6, -122.0, 50.0).len(), 0);
+    assert_eq!(w.nearby_pois(47.7, -122.0, 50.0).len(), 1);
+}
+
+#[test]
+fn pois_prepared_from_a_stale_draft_are_refused_and_change_nothing() {
+    let mut w = World::new(SpawnConfig::default(), 0);
+    w.set_pois(vec![poi("a", 10.0, 10.0, 1.0)]);
+    let stale = w.poi_draft().upsert(&[poi("b", 11.0, 10.0, 1.0)]);
+    w.upsert_pois(vec![poi("c", 12.0, 10.0, 1.0)]);
+    assert!(w.install_pois(stale).is_err(), "it would lose c");
+    let ids: Vec<&str> = w.pois().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["a", "c"]);
+    // A draft taken now installs, and a second install of the same
+    // generation is refused.
+    let first = w.poi_draft().upsert(&[poi("b", 11.0, 10.0, 1.0)]);
+    let second = w.poi_draft().upsert(&[poi("d", 13.0, 10.0, 1.0)]);
+    w.install_pois(first).unwrap();
+    assert!(w.install_pois(second).is_err());
+    let ids: Vec<&str> = w.pois().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["a", "c", "b"]);
+}

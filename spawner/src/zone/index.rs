@@ -20,7 +20,7 @@ pub(crate) struct ZoneSlot {
 }
 
 /// All active zones. Keys increase with insertion, so iteration order is insertion order.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct ZoneIndex {
     next_key: u64,
     slots: BTreeMap<u64, ZoneSlot>,
