@@ -63,8 +63,40 @@ pub(crate) fn router(state: Arc<GameState>) -> Router {
             delete(crate::erasure::erase_player),
         )
         .layer(axum::extract::DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            one_write_at_a_time,
+        ))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
         .with_state(state)
+}
+
+/// What a game server started with `--follow-spawner` answers on
+/// `/v1/admin/*`: the spawner service serves those routes.
+pub(crate) fn followed_router() -> Router {
+    let elsewhere = || async {
+        ApiError::not_found(
+            "this game server follows the spawner (--follow-spawner): send operator requests to the spawner service",
+        )
+    };
+    Router::new()
+        .route("/v1/admin", axum::routing::any(elsewhere))
+        .route("/v1/admin/{*rest}", axum::routing::any(elsewhere))
+}
+
+/// Operator writes are applied one at a time, in the order they are let
+/// in, so the stored world, the live world and the order of the changes
+/// announced to other servers agree; reads go on meanwhile.
+async fn one_write_at_a_time(
+    State(state): State<Arc<GameState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if req.method().is_safe() {
+        return next.run(req).await;
+    }
+    let _turn = state.admin_writes.lock().await;
+    next.run(req).await
 }
 
 /// Lets operators in (the admin token, or an operator account's token);

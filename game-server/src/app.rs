@@ -41,6 +41,9 @@ pub struct AppOptions {
     pub spawn_config: Option<PathBuf>,
     /// POIs stored when the database has none yet.
     pub seed_pois: Vec<Poi>,
+    /// Whether the world places creatures. The spawner service holds the
+    /// world without players, so it places none (and logs no spawns).
+    pub placement: bool,
     /// Server settings.
     pub server: ServerConfig,
     /// Analytics pipeline settings.
@@ -135,6 +138,10 @@ pub async fn build(
         }
         None => SpawnConfig::default(),
     };
+    let mut spawn_cfg = spawn_cfg;
+    if !opts.placement {
+        spawn_cfg.species.clear();
+    }
     let mut world = World::new(spawn_cfg, opts.seed);
     load_world(&db, &mut world, &opts.seed_pois, now_ms()).await?;
     let (events, pipeline) = match &opts.redis_url {

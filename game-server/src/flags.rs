@@ -15,9 +15,11 @@ use crate::config::ServerConfig;
 /// reads, unless `--redis-prefix` says otherwise.
 pub use matchmaker::standalone::DEFAULT_REDIS_PREFIX;
 
-/// Flags of a game server, as clap parses them.
+/// What every process that holds the world shares (game servers, the
+/// spawner, `geogame up`): storage, Redis, secrets and the world's seed
+/// data.
 #[derive(Debug, Clone, clap::Args)]
-pub struct GameFlags {
+pub struct StackFlags {
     /// Directory for SQLite, the token secret and the admin token.
     #[arg(long, default_value = "./geogame-data")]
     pub data_dir: PathBuf,
@@ -28,7 +30,8 @@ pub struct GameFlags {
     /// Redis URL: the event stream, world sync and the matchmaker's registry.
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<String>,
-    /// Key prefix on Redis; matchmakers and game servers must share it.
+    /// Key prefix on Redis (the matchmaker's registry, and the world-sync
+    /// channel `<prefix>:world`); every service of one deployment shares it.
     #[arg(long, default_value = DEFAULT_REDIS_PREFIX)]
     pub redis_prefix: String,
     /// The Redis stream analytics events go to (the analytics service's
@@ -51,6 +54,14 @@ pub struct GameFlags {
     /// Placement seed; every server of one world must use the same.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
+}
+
+/// Flags of a game server, as clap parses them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GameFlags {
+    /// Storage, Redis, secrets and the world.
+    #[command(flatten)]
+    pub stack: StackFlags,
     /// The URL players reach this server at, when it differs from the
     /// listener (behind a proxy).
     #[arg(long)]
@@ -89,6 +100,11 @@ pub struct GameFlags {
     /// not on the main listener.
     #[arg(long)]
     pub admin_listen: Option<SocketAddr>,
+    /// Serve no `/v1/admin/*` at all: operators use the `spawner` service,
+    /// the world's authority when scaled out, and this server follows the
+    /// changes it announces on Redis.
+    #[arg(long, conflicts_with = "admin_listen")]
+    pub follow_spawner: bool,
     /// Map tiles for the web pages, as a `{z}/{x}/{y}` URL template; `none`
     /// draws plain maps. Tiles are decoration: the pages work without them.
     #[arg(long, default_value = crate::config::DEFAULT_TILE_URL)]
@@ -122,12 +138,6 @@ impl GameFlags {
         if !(60..=30 * 86_400).contains(&self.token_ttl) {
             return bad("--token-ttl must be between 60 seconds and 30 days");
         }
-        if self.redis_prefix.is_empty() {
-            return bad("--redis-prefix must not be empty");
-        }
-        if self.stream_key.is_empty() {
-            return bad("--stream-key must not be empty");
-        }
         let tile_url = match self.tile_url.trim() {
             "" | "none" => None,
             t if t.contains("{z}") && t.contains("{x}") && t.contains("{y}") => Some(t.to_owned()),
@@ -137,17 +147,6 @@ impl GameFlags {
             None | Some("") => None,
             Some(u) if u.starts_with("ws://") || u.starts_with("wss://") => Some(u.to_owned()),
             Some(_) => return bad("--lobby-url must be a ws:// or wss:// URL"),
-        };
-        let seed_pois: Vec<Poi> = match (&self.world, default_world) {
-            (Some(p), _) => {
-                let text = std::fs::read_to_string(p).map_err(|source| AppError::Io {
-                    what: format!("reading {}", p.display()),
-                    source,
-                })?;
-                parse_world(&text)?
-            }
-            (None, Some(text)) => parse_world(text)?,
-            (None, None) => Vec::new(),
         };
         let server = ServerConfig {
             server_id: server_id.to_owned(),
@@ -168,6 +167,36 @@ impl GameFlags {
             lobby_url,
             ..ServerConfig::default()
         };
+        self.stack.options(server, default_world)
+    }
+}
+
+impl StackFlags {
+    /// Validates the flags into options for a process with `server`'s
+    /// settings. `default_world` seeds the POIs when no `--world` is given.
+    pub fn options(
+        &self,
+        server: ServerConfig,
+        default_world: Option<&str>,
+    ) -> Result<AppOptions, AppError> {
+        let bad = |m: &str| Err(AppError::Config(m.to_owned()));
+        if self.redis_prefix.is_empty() {
+            return bad("--redis-prefix must not be empty");
+        }
+        if self.stream_key.is_empty() {
+            return bad("--stream-key must not be empty");
+        }
+        let seed_pois: Vec<Poi> = match (&self.world, default_world) {
+            (Some(p), _) => {
+                let text = std::fs::read_to_string(p).map_err(|source| AppError::Io {
+                    what: format!("reading {}", p.display()),
+                    source,
+                })?;
+                parse_world(&text)?
+            }
+            (None, Some(text)) => parse_world(text)?,
+            (None, None) => Vec::new(),
+        };
         Ok(AppOptions {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone().filter(|u| !u.is_empty()),
@@ -178,12 +207,19 @@ impl GameFlags {
             seed: self.seed,
             spawn_config: self.spawn_config.clone(),
             seed_pois,
+            placement: true,
             server,
             analytics: analytics::AnalyticsConfig {
                 stream_key: self.stream_key.clone(),
                 ..Default::default()
             },
-            sync_channel: "geogame:world".into(),
+            // The default deployment's channel stays put; another prefix
+            // is another deployment on the same Redis.
+            sync_channel: if self.redis_prefix == DEFAULT_REDIS_PREFIX {
+                "geogame:world".into()
+            } else {
+                format!("{}:world", self.redis_prefix)
+            },
         })
     }
 }

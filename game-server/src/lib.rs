@@ -5,6 +5,7 @@
 //! - [`config`]: settings with the contract's defaults; [`flags`]: the
 //!   command-line flags every game-server binary shares.
 //! - [`standalone`]: the `game-server` binary's run.
+//! - [`authority`]: the `spawner` binary's run (the world's authority).
 //! - `http`: public routes (`/healthz`, `/metrics`, `/v1/auth/guest`,
 //!   `/v1/play`).
 //! - `web`: the player's web client (`/`), the operator console
@@ -35,6 +36,7 @@ mod admission;
 pub mod app;
 mod arrival;
 mod audit;
+pub mod authority;
 mod clock;
 pub mod config;
 mod conn;

@@ -76,9 +76,13 @@ pub async fn run(
         Some(a) => Some(bind(a).await?),
         None => None,
     };
-    let router = match admin {
-        Some(_) => app.server.public_router(),
-        None => app.server.router(),
+    let router = match (&admin, args.game.follow_spawner) {
+        (_, true) => app
+            .server
+            .public_router()
+            .merge(crate::admin::followed_router()),
+        (Some(_), false) => app.server.public_router(),
+        (None, false) => app.server.router(),
     };
     let router = cors.apply(router);
     tracing::info!(server = %args.server_id, %addr, "game server listening");
@@ -116,7 +120,7 @@ pub async fn run(
     })
 }
 
-async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
+pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
     TcpListener::bind(addr)
         .await
         .map_err(|source| AppError::Io {
@@ -125,7 +129,7 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
         })
 }
 
-fn local_addr(l: &TcpListener) -> Result<SocketAddr, AppError> {
+pub(crate) fn local_addr(l: &TcpListener) -> Result<SocketAddr, AppError> {
     l.local_addr().map_err(|source| AppError::Io {
         what: "reading the bound address".into(),
         source,
@@ -133,7 +137,7 @@ fn local_addr(l: &TcpListener) -> Result<SocketAddr, AppError> {
 }
 
 /// Waits for a spawned task, so it can sit in a [`Tasks`] set.
-async fn join(h: tokio::task::JoinHandle<()>) {
+pub(crate) async fn join(h: tokio::task::JoinHandle<()>) {
     if let Err(e) = h.await {
         tracing::error!(error = %e, "background task failed");
     }

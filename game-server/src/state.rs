@@ -78,6 +78,8 @@ pub struct GameState {
     /// The play sockets' tasks, so a drain wakes when the last one ends.
     pub(crate) conns: service_kit::Tasks,
     pub(crate) sync: WorldSync,
+    /// Held by one operator write at a time (`admin.rs`).
+    pub(crate) admin_writes: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for GameState {
@@ -126,6 +128,7 @@ impl GameState {
             shutdown,
             on_session_end: deps.on_session_end,
             sync: deps.sync,
+            admin_writes: tokio::sync::Mutex::new(()),
         })
     }
 

@@ -12,7 +12,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Client, config, guest, options, start_with};
+use common::{Client, config, guest, options, start_with, waiting_for_lock};
 use serde_json::{Value, json};
 use sqlx::{Connection, PgConnection};
 
@@ -42,24 +42,6 @@ async fn server(
     let srv = start_with(opts).await;
     let conn = PgConnection::connect(pg.url()).await.unwrap();
     Some((srv, conn, pg, dir))
-}
-
-/// Waits until `n` statements of the server wait for the test's lock.
-async fn waiting_for_lock(conn: &mut PgConnection, n: i64) {
-    for _ in 0..500 {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap();
-        if waiting >= n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{n} statements never queued behind the lock");
 }
 
 /// Waits until the server reports `n` sign-ins in flight.

@@ -43,7 +43,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("transport", &["conn", "http", "upgrade", "web"]),
-    ("assembly", &["app", "flags", "server", "standalone"]),
+    (
+        "assembly",
+        &["app", "authority", "flags", "server", "standalone"],
+    ),
 ];
 
 /// Each module's source without its unit tests, by name.

@@ -2,6 +2,8 @@
 //! clients.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod procs;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -83,6 +85,7 @@ pub fn options(cfg: ServerConfig, dir: &Path) -> AppOptions {
         admin_token: Some(ADMIN.into()),
         seed: 1,
         spawn_config: None,
+        placement: true,
         seed_pois: test_pois(),
         server: cfg,
         analytics: analytics::AnalyticsConfig::default(),
@@ -363,4 +366,22 @@ impl Pair {
         self.a.stop().await;
         self.b.stop().await;
     }
+}
+
+/// Waits until `n` statements of the server wait for the test's lock.
+pub async fn waiting_for_lock(conn: &mut sqlx::PgConnection, n: i64) {
+    for _ in 0..500 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        if waiting >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{n} statements never queued behind the lock");
 }
