@@ -86,6 +86,9 @@ export GEOGAME_TEST_DATABASE_URL="${GEOGAME_TEST_DATABASE_URL:-postgres://postgr
 psql "$GEOGAME_TEST_DATABASE_URL" -qAtc 'select 1' >/dev/null 2>&1 \
   || die "cannot connect to $GEOGAME_TEST_DATABASE_URL without a password (trust auth for 127.0.0.1 is required)"
 
+log "deployment artefacts (kustomize overlays, HAProxy config)"
+./scripts/check-deploy.sh
+
 command -v cargo >/dev/null || die "cargo is not installed (https://rustup.rs)"
 log "cargo fmt --check"
 cargo fmt --all -- --check
