@@ -20,7 +20,15 @@ pub(crate) async fn run(state: Arc<GameState>) {
     loop {
         tokio::select! {
             _ = state.shutdown.cancelled() => return,
-            _ = every.tick() => tick(&state),
+            _ = every.tick() => {
+                // On the blocking pool: with a large world the draw of the
+                // spawns takes a while, and a runtime worker busy with it
+                // would hold up the sockets queued on it.
+                let state = state.clone();
+                if let Err(e) = tokio::task::spawn_blocking(move || tick(&state)).await {
+                    tracing::error!(error = %e, "world tick failed");
+                }
+            }
             _ = prune.tick() => {
                 let kept = state.presence.prune(tokio::time::Instant::now());
                 metrics::gauge!("geogame_movement_guards").set(kept as f64);

@@ -34,6 +34,7 @@ mod zone;
 pub use config::{ConfigError, Rarity, SpawnConfig, SpeciesConfig};
 pub use creatures::{Creature, Sighting};
 pub use geodesy::{EARTH_RADIUS_M, bearing_deg, haversine_m};
+pub use placement::{Slots, SpawnDraw};
 pub use poi::{
     Poi, PoiError, PoiSpec, parse_pois, parse_pois_json, poi_id_for, pois_to_feature_collection,
 };

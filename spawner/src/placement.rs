@@ -10,11 +10,10 @@ use std::f64::consts::TAU;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::config::{SpawnConfig, SpeciesTable};
+use crate::config::SpawnConfig;
 use crate::creatures::{Creature, CreatureStore};
 use crate::geodesy::destination;
 use crate::hash::StableHasher;
-use crate::poi::Poi;
 use crate::world::{TickReport, World};
 use crate::zone::index::ZoneIndex;
 
@@ -57,6 +56,68 @@ pub(crate) fn poisson(rng: &mut ChaCha8Rng, mean: f64, max: u32) -> u32 {
     }
 }
 
+/// The slots a tick places, first to last.
+pub type Slots = std::ops::RangeInclusive<i64>;
+
+/// One spawn as drawn from the seed, its POI and its slot, before the zones and the caps
+/// have had their say: its species, lifetime and every candidate spot, in draw order.
+#[derive(Debug, Clone)]
+struct Drawn {
+    poi_id: String,
+    hash: u64,
+    species: std::sync::Arc<str>,
+    rarity: crate::config::Rarity,
+    lifetime_ms: i64,
+    spots: Vec<(f64, f64)>,
+}
+
+/// The spawns of a tick's slots, drawn by [`World::draw_spawns`] without changing the world
+/// (the costly part: one stream per active POI per slot) and placed by
+/// [`World::place_drawn`].
+#[derive(Debug, Default)]
+pub struct SpawnDraw {
+    slots: Vec<(i64, Vec<Drawn>)>,
+}
+
+impl SpawnDraw {
+    /// How many spawns were drawn.
+    pub fn len(&self) -> usize {
+        self.slots.iter().map(|(_, d)| d.len()).sum()
+    }
+
+    /// Whether nothing was drawn.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Splits the draw into pieces of at most `n` spawns, in order, so that a server can
+    /// place them a piece at a time and let readers in between (placing one creature costs
+    /// its h3o cell and an R-tree insert; the first tick over a freshly imported world
+    /// places thousands).
+    pub fn into_pieces(self, n: usize) -> Vec<SpawnDraw> {
+        let n = n.max(1);
+        let mut pieces = Vec::new();
+        let mut current = SpawnDraw::default();
+        let mut in_current = 0;
+        for (slot, drawn) in self.slots {
+            let mut rest = drawn.into_iter().peekable();
+            while rest.peek().is_some() {
+                let take: Vec<Drawn> = rest.by_ref().take(n - in_current).collect();
+                in_current += take.len();
+                current.slots.push((slot, take));
+                if in_current == n {
+                    pieces.push(std::mem::take(&mut current));
+                    in_current = 0;
+                }
+            }
+        }
+        if in_current > 0 {
+            pieces.push(current);
+        }
+        pieces
+    }
+}
+
 impl World {
     /// Advances the world to `now_ms` (unix ms).
     ///
@@ -66,7 +127,32 @@ impl World {
     ///    slot, but at most `max_catch_up_ticks` slots: after a stall the oldest missed slots
     ///    are dropped rather than spawned in a burst. A slot already placed (or a clock that went
     ///    backwards) places nothing.
+    ///
+    /// The same as [`World::tick_begin`], [`World::draw_spawns`] and [`World::place_drawn`] in
+    /// a row; a server that holds the world behind a lock runs the draw under a read lock.
     pub fn tick(&mut self, now_ms: i64) -> TickReport {
+        let (mut report, slots) = self.tick_begin(now_ms);
+        if let Some(slots) = slots {
+            let draw = self.draw_spawns(slots);
+            self.place_drawn(draw, now_ms, &mut report);
+        }
+        tracing::debug!(
+            now_ms,
+            spawned = report.spawned.len(),
+            expired = report.expired.len(),
+            zones_expired = report.expired_zones.len(),
+            slots = report.slots_placed,
+            dropped_slots = report.slots_dropped,
+            skipped_excluded = report.skipped_excluded,
+            skipped_cell_cap = report.skipped_cell_cap,
+            skipped_global_cap = report.skipped_global_cap,
+            "world tick"
+        );
+        report
+    }
+
+    /// Steps 1 and 2 of [`World::tick`], and the slots step 3 is to place (marked as placed).
+    pub fn tick_begin(&mut self, now_ms: i64) -> (TickReport, Option<Slots>) {
         let mut report = TickReport {
             expired_zones: self.zones.expire(now_ms),
             ..TickReport::default()
@@ -90,62 +176,93 @@ impl World {
             // This slot was placed already, or the clock went backwards.
             Some(_) => None,
         };
-        if let Some(first) = first {
-            for slot in first..=current {
-                self.place_slot(slot, now_ms, &mut report);
-                report.slots_placed += 1;
-            }
+        let slots = first.map(|first| {
             self.last_slot = Some(current);
-        }
-        tracing::debug!(
-            now_ms,
-            spawned = report.spawned.len(),
-            expired = report.expired.len(),
-            zones_expired = report.expired_zones.len(),
-            slots = report.slots_placed,
-            dropped_slots = report.slots_dropped,
-            skipped_excluded = report.skipped_excluded,
-            skipped_cell_cap = report.skipped_cell_cap,
-            skipped_global_cap = report.skipped_global_cap,
-            "world tick"
-        );
-        report
+            report.slots_placed = u32::try_from(current - first + 1).unwrap_or(u32::MAX);
+            first..=current
+        });
+        (report, slots)
     }
 
-    /// Places the spawns of one tick slot for every active POI, in POI id order. Creatures are
-    /// inserted as they are placed, so the caps see every earlier spawn of the same slot.
-    fn place_slot(&mut self, slot: i64, now_ms: i64, report: &mut TickReport) {
-        let World {
-            config,
-            seed,
-            species,
-            pois,
-            zones,
-            creatures,
-            ..
-        } = self;
-        if species.is_empty() {
-            return;
+    /// Draws the spawns of `slots` for every active POI, in POI id order, without changing
+    /// the world.
+    pub fn draw_spawns(&self, slots: Slots) -> SpawnDraw {
+        let cfg = &self.config;
+        if self.species.is_empty() {
+            return SpawnDraw::default();
         }
+        let mean_per_weight = cfg.spawn_rate_per_poi_per_min * cfg.tick_ms as f64 / 60_000.0;
+        let (r0, r1) = (
+            cfg.min_offset_m * cfg.min_offset_m,
+            cfg.max_offset_m * cfg.max_offset_m,
+        );
+        let slots = slots
+            .map(|slot| {
+                let mut drawn = Vec::new();
+                for poi in self.pois.active_by_id() {
+                    let mut rng = ChaCha8Rng::seed_from_u64(slot_seed(self.seed, &poi.id, slot));
+                    let count = poisson(
+                        &mut rng,
+                        mean_per_weight * poi.weight,
+                        cfg.max_spawns_per_poi_tick,
+                    );
+                    for n in 0..count {
+                        let hash = creature_hash(self.seed, &poi.id, slot, n);
+                        // The creature's own stream, in a fixed order: species, lifetime,
+                        // then every offset (distance uniform over the ring's area, bearing
+                        // uniform).
+                        let mut rng = ChaCha8Rng::seed_from_u64(hash);
+                        let Some((species, rarity)) = self.species.pick(rng.random::<f64>()) else {
+                            continue;
+                        };
+                        let (lo, hi) = cfg.lifetime_ms;
+                        let lifetime_ms = rng.random_range(lo..=hi);
+                        let spots = (0..cfg.placement_attempts)
+                            .map(|_| {
+                                let dist = (r0 + rng.random::<f64>() * (r1 - r0)).sqrt();
+                                let bearing = rng.random::<f64>() * TAU;
+                                // Positions are kept to 1e-7 degrees (about 1 cm): finer
+                                // digits mean nothing for a phone's GPS, and every `nearby`
+                                // reply would carry them. The exclusion test sees the rounded
+                                // position, the one that is placed.
+                                let (lat, lon) = destination(poi.lat, poi.lon, bearing, dist);
+                                (round_deg(lat), round_deg(lon))
+                            })
+                            .collect();
+                        drawn.push(Drawn {
+                            poi_id: poi.id.clone(),
+                            hash,
+                            species,
+                            rarity,
+                            lifetime_ms,
+                            spots,
+                        });
+                    }
+                }
+                (slot, drawn)
+            })
+            .collect();
+        SpawnDraw { slots }
+    }
+
+    /// Places drawn spawns, slot by slot, against the zones and caps of now. Creatures are
+    /// inserted as they are placed, so the caps see every earlier spawn of the same slot. A
+    /// spawn whose POI is no longer active (a zone or an operator changed it since the draw)
+    /// is not placed.
+    pub fn place_drawn(&mut self, draw: SpawnDraw, now_ms: i64, report: &mut TickReport) {
         let mut placer = Placer {
-            cfg: config,
-            species,
-            zones,
-            creatures,
+            cfg: &self.config,
+            zones: &self.zones,
+            creatures: &mut self.creatures,
             now_ms,
-            slot_start: slot.saturating_mul(config.tick_ms),
         };
-        let mean_per_weight = config.spawn_rate_per_poi_per_min * config.tick_ms as f64 / 60_000.0;
-        for poi in pois.active_by_id() {
-            let mut rng = ChaCha8Rng::seed_from_u64(slot_seed(*seed, &poi.id, slot));
-            let count = poisson(
-                &mut rng,
-                mean_per_weight * poi.weight,
-                config.max_spawns_per_poi_tick,
-            );
-            for n in 0..count {
-                let hash = creature_hash(*seed, &poi.id, slot, n);
-                if let Some(c) = placer.place_one(poi, hash, report) {
+        for (slot, drawn) in draw.slots {
+            let slot_start = slot.saturating_mul(placer.cfg.tick_ms);
+            for d in drawn {
+                if !self.pois.is_active(&d.poi_id) {
+                    continue;
+                }
+                if let Some(c) = placer.place(d, slot_start, report) {
                     report.spawned.push(c);
                 }
             }
@@ -161,42 +278,21 @@ fn round_deg(deg: f64) -> f64 {
 /// The parts of the world that placing one creature reads and writes.
 struct Placer<'a> {
     cfg: &'a SpawnConfig,
-    species: &'a SpeciesTable,
     zones: &'a ZoneIndex,
     creatures: &'a mut CreatureStore,
     now_ms: i64,
-    slot_start: i64,
 }
 
 impl Placer<'_> {
-    /// Draws and places one creature; `None` when it was skipped (and counted why). The draws
-    /// come in a fixed order from the creature's own stream: species, lifetime, then up to
-    /// `placement_attempts` offsets (distance uniform over the ring's area, bearing uniform).
-    fn place_one(&mut self, poi: &Poi, hash: u64, report: &mut TickReport) -> Option<Creature> {
+    /// Places one drawn spawn at its first spot outside every zone; `None` when it was
+    /// skipped (and counted why).
+    fn place(&mut self, d: Drawn, slot_start: i64, report: &mut TickReport) -> Option<Creature> {
         let cfg = self.cfg;
-        let mut rng = ChaCha8Rng::seed_from_u64(hash);
-        let (species, rarity) = self.species.pick(rng.random::<f64>())?;
-        let (lo, hi) = cfg.lifetime_ms;
-        let lifetime = rng.random_range(lo..=hi);
-        let (r0, r1) = (
-            cfg.min_offset_m * cfg.min_offset_m,
-            cfg.max_offset_m * cfg.max_offset_m,
-        );
-        let mut spot = None;
-        for _ in 0..cfg.placement_attempts {
-            let dist = (r0 + rng.random::<f64>() * (r1 - r0)).sqrt();
-            let bearing = rng.random::<f64>() * TAU;
-            // Positions are kept to 1e-7 degrees (about 1 cm): finer digits mean nothing
-            // for a phone's GPS, and every `nearby` reply would carry them. The exclusion
-            // test sees the rounded position, the one that is placed.
-            let (lat, lon) = destination(poi.lat, poi.lon, bearing, dist);
-            let (lat, lon) = (round_deg(lat), round_deg(lon));
-            if !self.zones.covers(lat, lon) {
-                spot = Some((lat, lon));
-                break;
-            }
-        }
-        let Some((lat, lon)) = spot else {
+        let Some(&(lat, lon)) = d
+            .spots
+            .iter()
+            .find(|&&(lat, lon)| !self.zones.covers(lat, lon))
+        else {
             report.skipped_excluded += 1;
             return None;
         };
@@ -209,8 +305,8 @@ impl Placer<'_> {
             report.skipped_cell_cap += 1;
             return None;
         }
-        let expires_at_ms = self.slot_start.saturating_add(lifetime);
-        let id = format!("c-{hash:016x}");
+        let expires_at_ms = slot_start.saturating_add(d.lifetime_ms);
+        let id = format!("c-{:016x}", d.hash);
         // A creature of a caught-up slot that would already be gone, or one already present
         // (loaded from a snapshot), is not placed again.
         if expires_at_ms <= self.now_ms || self.creatures.contains(&id) {
@@ -218,12 +314,12 @@ impl Placer<'_> {
         }
         let creature = Creature {
             id,
-            species,
-            rarity,
+            species: d.species,
+            rarity: d.rarity,
             lat,
             lon,
-            poi_id: poi.id.clone(),
-            spawned_at_ms: self.slot_start,
+            poi_id: d.poi_id,
+            spawned_at_ms: slot_start,
             expires_at_ms,
         };
         self.creatures.insert(creature.clone(), cell);

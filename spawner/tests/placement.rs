@@ -431,3 +431,33 @@ fn pinned_placement_for_seed_42() {
 }
 
 const PINNED_ID: &str = "c-a2923275f6d54f0b";
+
+#[test]
+fn a_tick_placed_piece_by_piece_places_what_one_tick_places() {
+    // Servers draw a tick's spawns under their read lock and place them a
+    // few at a time under the write lock; with the caps in play (a tight
+    // density cap), the result must be the tick's, creature for creature.
+    let cfg = SpawnConfig {
+        max_per_cell: 3,
+        ..busy_config()
+    };
+    let mut whole = World::new(cfg.clone(), 11);
+    let mut pieces = World::new(cfg, 11);
+    whole.set_pois(town());
+    pieces.set_pois(town());
+    for i in 0..30 {
+        let now = T0 + i * 1000;
+        let a = whole.tick(now);
+        let (mut b, slots) = pieces.tick_begin(now);
+        let draw = pieces.draw_spawns(slots.expect("a new slot every second"));
+        let drawn = draw.len();
+        let split = draw.into_pieces(2);
+        assert_eq!(split.iter().map(|p| p.len()).sum::<usize>(), drawn);
+        assert!(split.iter().all(|p| p.len() <= 2 && !p.is_empty()));
+        for p in split {
+            pieces.place_drawn(p, now, &mut b);
+        }
+        assert_eq!(a, b, "tick {i}");
+    }
+    assert!(whole.creature_count() > 0);
+}
