@@ -32,6 +32,12 @@ pub struct AnalyticsConfig {
     pub outbox_interval: Duration,
     /// Most outbox rows relayed in one step.
     pub outbox_batch: usize,
+    /// Scaled out, an outbox row sent to the stream this long ago and not
+    /// yet stored by the sink (which deletes it) is sent again: the stream
+    /// lost it. Above `claim_idle`, so a slow consumer is not mistaken for
+    /// a lost entry too often (a resend is harmless: the sink stores each
+    /// event id once).
+    pub outbox_linger: Duration,
     /// How often the consumer trims stream entries that every reader has
     /// acknowledged; `None` keeps them forever.
     pub trim_interval: Option<Duration>,
@@ -57,6 +63,7 @@ impl Default for AnalyticsConfig {
             block: Duration::from_secs(2),
             outbox_interval: Duration::from_millis(200),
             outbox_batch: 1_000,
+            outbox_linger: Duration::from_secs(60),
             trim_interval: Some(Duration::from_secs(60)),
             retry_min: Duration::from_millis(50),
             retry_max: Duration::from_secs(5),

@@ -291,7 +291,7 @@ impl Consumer {
         }
         let mut backoff = Backoff::new(self.cfg.retry_min, self.cfg.retry_max);
         loop {
-            match self.db.insert_events(events).await {
+            match self.db.insert_events_settling_outbox(events).await {
                 Ok(_) => {
                     metrics::counter!("geogame_events_written_total")
                         .increment(events.len() as u64);

@@ -5,9 +5,14 @@
 //! - Embedded: [`store::Db::relay_outbox_locally`] copies rows into
 //!   `events` and deletes them from `outbox` in one transaction, so a crash
 //!   leaves each row either still in the outbox or already in `events`.
-//! - Scaled out: rows are XADDed to the stream, and deleted from the outbox
-//!   only after the XADD succeeded. A crash in between sends them again;
-//!   the sink stores each `event_id` once, so they still count once.
+//! - Scaled out: rows are XADDed to the stream and marked as sent; they
+//!   stay in the outbox until the sink stores their events, and the sink
+//!   deletes them in that same transaction
+//!   ([`store::Db::insert_events_settling_outbox`]). A row still there
+//!   `outbox_linger` after it was sent (Redis restarted and lost the
+//!   stream, say) is sent again. Nothing acknowledged depends on Redis
+//!   keeping it: the sink stores each `event_id` once, so a resent event
+//!   still counts once.
 
 use std::time::Duration;
 
@@ -30,6 +35,8 @@ pub(crate) enum Relay {
         db: Db,
         conn: ConnectionManager,
         key: String,
+        /// How long a sent row may wait for the sink before it is resent.
+        linger: Duration,
     },
 }
 
@@ -39,16 +46,23 @@ impl Relay {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let moved = match self {
             Relay::Local(db) => db.relay_outbox_locally(limit).await?,
-            Relay::Stream { db, conn, key } => {
-                let rows = db.outbox_batch(limit).await?;
+            Relay::Stream {
+                db,
+                conn,
+                key,
+                linger,
+            } => {
+                let now = crate::now_ms();
+                let linger_ms = i64::try_from(linger.as_millis()).unwrap_or(i64::MAX);
+                let rows = db.outbox_due(limit, now.saturating_sub(linger_ms)).await?;
                 if rows.is_empty() {
                     return Ok(0);
                 }
                 let (ids, events): (Vec<i64>, Vec<_>) = rows.into_iter().unzip();
                 stream::publish(conn, key, &events).await?;
-                // A crash here re-sends these rows after restart; the sink
-                // dedups them by event_id.
-                db.outbox_delete(&ids).await?;
+                // A crash here sends these rows again after restart; the
+                // sink stores each event_id once.
+                db.outbox_mark_relayed(&ids, now).await?;
                 ids.len() as u64
             }
         };

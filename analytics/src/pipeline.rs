@@ -96,6 +96,7 @@ impl Pipeline {
                 db,
                 conn,
                 key: cfg.stream_key.clone(),
+                linger: cfg.outbox_linger,
             },
             cfg,
         };

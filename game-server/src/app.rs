@@ -167,6 +167,7 @@ pub async fn build(
     };
     let server = GameServer::new(opts.server, deps, shutdown);
     server.warm_up(WARM_UP);
+    server.drop_caught().await;
     Ok(App {
         server,
         db,

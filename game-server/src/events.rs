@@ -28,16 +28,22 @@ impl Stamp<'_> {
         e
     }
 
-    /// A creature appeared.
+    /// A creature appeared. Its id is the creature's: every game server
+    /// places the same creature, and a restart's warm-up places it again,
+    /// but the sink stores one event per id, so each creature is counted
+    /// as spawned once.
     pub(crate) fn spawn(&self, c: &Creature) -> Event {
         let mut ev = self.event(EventKind::Spawn, None);
+        ev.event_id = format!("spawn:{}", c.id);
         fill_creature(&mut ev, c);
         ev
     }
 
-    /// A creature went away other than by a catch.
+    /// A creature went away other than by a catch. One event per creature,
+    /// as for [`Stamp::spawn`], though every server that held it logs one.
     pub(crate) fn despawn(&self, c: &Creature, reason: DespawnReason) -> Event {
         let mut ev = self.event(EventKind::Despawn, None);
+        ev.event_id = format!("despawn:{}", c.id);
         fill_creature(&mut ev, c);
         ev.outcome = Some(reason.as_str().into());
         ev

@@ -1,6 +1,6 @@
 //! Following the other game servers of a deployment: the subscription to
 //! their `WorldMessage`s, applied to this server's world within a second,
-//! with a full reload of zones and POIs from SQL after every
+//! with a full reload of zones, POIs and catches from SQL after every
 //! (re)subscription, so a message lost while Redis was away cannot leave
 //! the world stale.
 
@@ -94,6 +94,24 @@ async fn apply(state: &GameState, own: &str, text: &str) {
 async fn reload(state: &GameState) {
     reload_zones(state).await;
     reload_pois(state).await;
+    drop_caught(state).await;
+}
+
+/// Takes out of the world every creature the catches table says is caught
+/// (and tells whoever sees one): placement replayed at a restart, or a
+/// catch announced while Redis was away, would otherwise leave it shown.
+pub(crate) async fn drop_caught(state: &GameState) {
+    let ids = state.world.creature_ids();
+    match state.db.caught_among(&ids).await {
+        Ok(caught) => {
+            let removed = state.world.take_creatures(&caught);
+            if !removed.is_empty() {
+                tracing::info!(count = removed.len(), "dropped creatures caught already");
+            }
+            crate::tick::gone(state, &removed, DespawnReason::Caught, false);
+        }
+        Err(e) => tracing::warn!(error = %e, "reading which creatures are caught failed"),
+    }
 }
 
 async fn reload_zones(state: &GameState) {

@@ -74,6 +74,12 @@ impl GameServer {
         }
     }
 
+    /// Takes out of the world the creatures already caught (after a
+    /// warm-up, which replays placement without knowing of catches).
+    pub async fn drop_caught(&self) {
+        crate::follow::drop_caught(&self.state).await;
+    }
+
     /// Runs one world tick now (tests use this to avoid waiting).
     pub fn tick_now(&self) {
         crate::tick::tick(&self.state);

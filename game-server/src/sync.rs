@@ -41,6 +41,9 @@ impl std::fmt::Debug for WorldSync {
     }
 }
 
+/// How long a failed announcement is tried again.
+pub(crate) const ANNOUNCE_RETRY_FOR: Duration = Duration::from_secs(10);
+
 /// The longest a `hello` waits for a player's track on Redis.
 pub(crate) const TRACK_READ_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -112,10 +115,22 @@ impl WorldSync {
         }
     }
 
-    /// Announces a change, without waiting. A lost announcement is
-    /// repaired by the reload that follows every resubscription.
+    /// Announces a change, without waiting. A failed PUBLISH is tried
+    /// again for [`ANNOUNCE_RETRY_FOR`]: after Redis restarts, the first
+    /// command on the old connection fails (broken pipe) while the
+    /// connection manager reconnects, and a server that resubscribed
+    /// before this change was made would otherwise never hear it. World
+    /// changes are idempotent (a reload, a removal), so a retry that
+    /// overtakes a later announcement does no harm; a `Claimed` is tried
+    /// once, since a late one would close the player's newer socket. What
+    /// is lost beyond that is repaired by the reload after each
+    /// resubscription.
     pub(crate) fn announce(&self, change: WorldChange) {
         let WorldSync::Redis(r) = self else { return };
+        let retry_for = match change {
+            WorldChange::Claimed { .. } => Duration::ZERO,
+            _ => ANNOUNCE_RETRY_FOR,
+        };
         let text = WorldMessage {
             origin: r.origin.clone(),
             change,
@@ -124,14 +139,23 @@ impl WorldSync {
         let mut con = r.con.clone();
         let channel = r.channel.clone();
         tokio::spawn(async move {
-            let r: redis::RedisResult<i64> = redis::cmd("PUBLISH")
-                .arg(&channel)
-                .arg(text)
-                .query_async(&mut con)
-                .await;
-            if let Err(e) = r {
+            let started = tokio::time::Instant::now();
+            let mut wait = Duration::from_millis(50);
+            loop {
+                let r: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+                    .arg(&channel)
+                    .arg(&text)
+                    .query_async(&mut con)
+                    .await;
+                let Err(e) = r else { return };
                 metrics::counter!("geogame_sync_publish_errors_total").increment(1);
-                tracing::warn!(error = %e, "world sync announcement lost");
+                if started.elapsed() + wait > retry_for {
+                    tracing::warn!(error = %e, "world sync announcement lost");
+                    return;
+                }
+                tracing::debug!(error = %e, "world sync announcement failed; trying again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(1));
             }
         });
     }

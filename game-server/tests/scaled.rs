@@ -228,3 +228,67 @@ async fn an_erasure_on_one_server_closes_the_players_socket_on_the_other() {
     }
     pair.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_posted_right_after_a_redis_restart_reaches_the_other_server() {
+    // Regression: the first PUBLISH after Redis came back failed with a
+    // broken pipe and was never tried again, so a zone posted once the
+    // other server had resubscribed (and reloaded) never reached it.
+    let Some(mut redis) = store::testing::ThrowawayRedis::start() else {
+        return;
+    };
+    let Some(p) = common::pair_on("gs_redis_back", &redis.url()).await else {
+        return;
+    };
+    p.place("resident", 300.0);
+    let (mut player, _) = Client::player(&p.b, "neighbour").await;
+    assert_eq!(
+        player.locate(1, 300.0).await["creatures"][0]["id"],
+        "resident"
+    );
+    redis.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.restart();
+    // Both servers resubscribe (and reload) before the zone is posted.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let started = tokio::time::Instant::now();
+    loop {
+        let (_, n): (String, i64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(&p.channel)
+            .query_async(&mut con)
+            .await
+            .unwrap();
+        if n == 2 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{n} of 2 resubscribed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let d = 30.0 / 111_195.0;
+    let (lat, lon) = (HOME.0 + 300.0 / 111_195.0, HOME.1);
+    let zone = json!({"type":"Feature","properties":{"name":"Museum","reason":"memorial"},
+        "geometry":{"type":"Polygon","coordinates":[[[lon-d,lat-d],[lon+d,lat-d],[lon+d,lat+d],[lon-d,lat+d],[lon-d,lat-d]]]}});
+    let (status, body) = call(
+        &p.a.http(),
+        reqwest::Method::POST,
+        "/v1/admin/zones",
+        Some(ADMIN),
+        Some(zone),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let started = tokio::time::Instant::now();
+    let despawn = player.recv_type("despawn").await;
+    assert_eq!(despawn["reason"], "excluded");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    p.stop().await;
+}

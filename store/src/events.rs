@@ -15,6 +15,10 @@ use crate::db::{Db, clamp_limit};
 use crate::error::StoreError;
 
 const SELECT_OUTBOX: &str = "SELECT id, payload FROM outbox ORDER BY id LIMIT $1";
+/// Rows the stream relay has not sent yet, or sent before `$2` and still
+/// here (the stream lost them before the sink stored them).
+const SELECT_OUTBOX_DUE: &str = "SELECT id, payload FROM outbox \
+     WHERE relayed_ms IS NULL OR relayed_ms < $2 ORDER BY id LIMIT $1";
 const COUNT_EVENTS: &str = "SELECT COUNT(*) FROM events";
 
 const EVENT_COLUMNS: &str = "event_id, v, at_ms, kind, server_id, player_id, session_id, \
@@ -41,6 +45,10 @@ trait EventSql {
     async fn insert_events(&mut self, events: &[Event]) -> Result<u64, sqlx::Error>;
     /// Deletes the outbox rows `ids`; returns the rows deleted.
     async fn delete_outbox(&mut self, ids: &[i64]) -> Result<u64, sqlx::Error>;
+    /// Deletes the outbox rows of these events (now in `events`).
+    async fn settle_outbox(&mut self, event_ids: &[&str]) -> Result<u64, sqlx::Error>;
+    /// Marks the outbox rows `ids` as sent to the stream at `at_ms`.
+    async fn mark_relayed(&mut self, ids: &[i64], at_ms: i64) -> Result<u64, sqlx::Error>;
 }
 
 /// The multi-row insert statement for `rows` events on SQLite.
@@ -98,6 +106,29 @@ impl EventSql for SqliteConnection {
             .bind(list)
             .execute(&mut *self)
             .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn settle_outbox(&mut self, event_ids: &[&str]) -> Result<u64, sqlx::Error> {
+        let list =
+            serde_json::to_string(event_ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let done =
+            sqlx::query("DELETE FROM outbox WHERE event_id IN (SELECT value FROM json_each($1))")
+                .bind(list)
+                .execute(&mut *self)
+                .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn mark_relayed(&mut self, ids: &[i64], at_ms: i64) -> Result<u64, sqlx::Error> {
+        let list = serde_json::to_string(ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let done = sqlx::query(
+            "UPDATE outbox SET relayed_ms = $2 WHERE id IN (SELECT value FROM json_each($1))",
+        )
+        .bind(list)
+        .bind(at_ms)
+        .execute(&mut *self)
+        .await?;
         Ok(done.rows_affected())
     }
 }
@@ -165,6 +196,23 @@ impl EventSql for PgConnection {
             .await?;
         Ok(done.rows_affected())
     }
+
+    async fn settle_outbox(&mut self, event_ids: &[&str]) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM outbox WHERE event_id = ANY($1)")
+            .bind(event_ids)
+            .execute(&mut *self)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn mark_relayed(&mut self, ids: &[i64], at_ms: i64) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("UPDATE outbox SET relayed_ms = $2 WHERE id = ANY($1)")
+            .bind(ids)
+            .bind(at_ms)
+            .execute(&mut *self)
+            .await?;
+        Ok(done.rows_affected())
+    }
 }
 
 /// Decodes outbox rows; a payload that is not an event is reported with its
@@ -187,6 +235,56 @@ impl Db {
             sqlx::query_as(SELECT_OUTBOX).bind(limit).fetch_all(pool).await?
         });
         decode_outbox(rows)
+    }
+
+    /// The stream relay's next `limit` outbox events: those never sent,
+    /// and those sent before `relayed_before_ms` whose events the sink has
+    /// not stored yet (the stream lost them: Redis restarted, say).
+    pub async fn outbox_due(
+        &self,
+        limit: i64,
+        relayed_before_ms: i64,
+    ) -> Result<Vec<(i64, Event)>, StoreError> {
+        let limit = clamp_limit(limit);
+        let rows: Vec<(i64, String)> = on_pool!(self, pool => {
+            sqlx::query_as(SELECT_OUTBOX_DUE)
+                .bind(limit)
+                .bind(relayed_before_ms)
+                .fetch_all(pool)
+                .await?
+        });
+        decode_outbox(rows)
+    }
+
+    /// Marks the outbox rows `ids` as sent to the stream at `at_ms`; they
+    /// stay until the sink stores their events
+    /// ([`Db::insert_events_settling_outbox`]).
+    pub async fn outbox_mark_relayed(&self, ids: &[i64], at_ms: i64) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        on_writer!(self, pool => {
+            let mut conn = pool.acquire().await?;
+            conn.mark_relayed(ids, at_ms).await?;
+        });
+        Ok(())
+    }
+
+    /// [`Db::insert_events`], and in the same transaction the deletion of
+    /// these events' outbox rows: the sink's write when it shares the
+    /// database with the game servers, so an acknowledged event leaves the
+    /// outbox only once it is stored for good.
+    pub async fn insert_events_settling_outbox(&self, events: &[Event]) -> Result<u64, StoreError> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+        write_tx!(self, tx => {
+            let inserted = tx.insert_events(events).await?;
+            tx.settle_outbox(&ids).await?;
+            tx.commit().await?;
+            Ok(inserted)
+        })
     }
 
     /// Deletes the outbox rows `ids` (after they were relayed). Unknown ids

@@ -116,6 +116,35 @@ impl Db {
         })
     }
 
+    /// Which of `creature_ids` have been caught (by anyone), in one query
+    /// by primary key: a world rebuilt by replaying placement (a restart's
+    /// warm-up, a reload after Redis was away) drops these.
+    pub async fn caught_among(&self, creature_ids: &[String]) -> Result<Vec<String>, StoreError> {
+        if creature_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<(String,)> = match self {
+            Db::Sqlite(s) => {
+                sqlx::query_as(
+                    "SELECT creature_id FROM catches \
+                     WHERE creature_id IN (SELECT value FROM json_each($1))",
+                )
+                .bind(crate::db::json_list(creature_ids)?)
+                .fetch_all(s.reader())
+                .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT creature_id FROM catches WHERE creature_id = ANY($1::text[])",
+                )
+                .bind(creature_ids)
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        Ok(ids.into_iter().map(|(id,)| id).collect())
+    }
+
     /// A player's caught creatures, oldest first, and item counts.
     pub async fn collection(
         &self,

@@ -94,6 +94,15 @@ pub fn options(cfg: ServerConfig, dir: &Path) -> AppOptions {
 }
 
 pub async fn start_with(opts: AppOptions) -> TestServer {
+    launch(opts, true).await
+}
+
+/// [`start`] keeping the population the warm-up placed.
+pub async fn start_warm(cfg: ServerConfig, dir: &Path) -> TestServer {
+    launch(options(cfg, dir), false).await
+}
+
+async fn launch(opts: AppOptions, clear: bool) -> TestServer {
     let shutdown = CancellationToken::new();
     let App {
         server,
@@ -105,7 +114,9 @@ pub async fn start_with(opts: AppOptions) -> TestServer {
         .expect("build server");
     // Tests place their own creatures; clear the warm-up population
     // around the test POIs so counts are exact.
-    clear_creatures(&server);
+    if clear {
+        clear_creatures(&server);
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let serve = tokio::spawn(serve(
@@ -318,6 +329,8 @@ pub async fn throw_all(clients: Vec<Client>, creature: &str) -> Vec<String> {
 pub struct Pair {
     pub a: TestServer,
     pub b: TestServer,
+    /// Their world-sync channel.
+    pub channel: String,
     _pg: store::testing::TempPostgres,
     _dirs: (tempfile::TempDir, tempfile::TempDir),
 }
@@ -325,6 +338,11 @@ pub struct Pair {
 /// Starts a [`Pair`] on a fresh database named after `label`; none when
 /// PostgreSQL or Redis is missing outside CI.
 pub async fn pair(label: &str) -> Option<Pair> {
+    pair_on(label, &store::testing::redis_url()).await
+}
+
+/// [`pair`] on the Redis at `redis_url`.
+pub async fn pair_on(label: &str, redis_url: &str) -> Option<Pair> {
     let pg = store::testing::TempPostgres::create(label).await?;
     let channel = format!("{label}:{}", uuid::Uuid::new_v4().simple());
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -338,7 +356,7 @@ pub async fn pair(label: &str) -> Option<Pair> {
             dir.path(),
         );
         opts.database_url = Some(pg.url().to_owned());
-        opts.redis_url = Some(store::testing::redis_url());
+        opts.redis_url = Some(redis_url.to_owned());
         opts.sync_channel = channel.clone();
         opts.analytics.stream_key = format!("{channel}:events");
         servers.push(start_with(opts).await);
@@ -350,6 +368,7 @@ pub async fn pair(label: &str) -> Option<Pair> {
     Some(Pair {
         a,
         b,
+        channel,
         _pg: pg,
         _dirs: (da, db),
     })

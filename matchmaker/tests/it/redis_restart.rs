@@ -1,101 +1,16 @@
 //! Redis restarted mid-run: calls fail fast with `unavailable` during the
 //! outage, the lobbies recover by themselves, and afterwards nothing is
-//! duplicated or lost. Uses a throwaway redis-server of its own (with an
-//! fsync-always append-only file, so a restart keeps acknowledged data),
-//! never the machine's shared one.
+//! duplicated or lost. Uses a throwaway redis-server of its own
+//! (`store::testing::ThrowawayRedis`: an fsync-always append-only file, so
+//! a restart keeps acknowledged data), never the machine's shared one.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use matchmaker::{Backend, Lobby, MatchError, Registry};
+use store::testing::ThrowawayRedis;
 
 use crate::common::*;
 use crate::redis_shared::{assert_exactly_once, cfg, workload};
-
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
-
-struct Throwaway {
-    child: Child,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl Throwaway {
-    fn start(port: u16, dir: &Path) -> Child {
-        Command::new(REDIS_SERVER)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-            ])
-            .args(["--dir", dir.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    }
-
-    async fn new() -> Option<Throwaway> {
-        if !Path::new(REDIS_SERVER).exists() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{REDIS_SERVER} missing in CI"
-            );
-            eprintln!("skipping: {REDIS_SERVER} not installed");
-            return None;
-        }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = std::env::temp_dir().join(format!("mm-redis-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let child = Throwaway::start(port, &dir);
-        let t = Throwaway { child, port, dir };
-        t.wait_ready().await;
-        Some(t)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    async fn wait_ready(&self) {
-        let url = self.url();
-        assert!(
-            eventually(Duration::from_secs(10), async || redis_ping(&url)
-                .await
-                .is_ok())
-            .await,
-            "throwaway redis did not start"
-        );
-    }
-
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    async fn restart(&mut self) {
-        self.child = Throwaway::start(self.port, &self.dir);
-        self.wait_ready().await;
-    }
-}
-
-impl Drop for Throwaway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// Queues ticket `i` of batch `tag`, retrying through a short outage.
 async fn queue_retrying(lobby: &Lobby, tag: &str, i: usize) -> Vec<String> {
@@ -114,7 +29,7 @@ async fn queue_retrying(lobby: &Lobby, tag: &str, i: usize) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_restart_loses_and_duplicates_nothing() {
-    let Some(mut redis) = Throwaway::new().await else {
+    let Some(mut redis) = ThrowawayRedis::start() else {
         return;
     };
     let url = redis.url();
@@ -172,7 +87,7 @@ async fn a_redis_restart_loses_and_duplicates_nothing() {
         ));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    redis.restart().await;
+    redis.restart();
 
     // After: the lobbies recover by themselves and match the waiting
     // tickets and a new batch, each exactly once.

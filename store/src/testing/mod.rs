@@ -1,6 +1,11 @@
 //! Test support shared by the workspace's integration tests (feature
-//! `testing`): a throwaway PostgreSQL database per test, and the rule that
-//! a missing service fails the test under `CI=true` instead of skipping.
+//! `testing`): a throwaway PostgreSQL database per test, a redis-server of
+//! a test's own ([`ThrowawayRedis`]), and the rule that a missing service
+//! fails the test under `CI=true` instead of skipping.
+
+mod redis;
+
+pub use redis::ThrowawayRedis;
 
 /// The admin URL tests create their databases from.
 pub fn pg_admin_url() -> String {
