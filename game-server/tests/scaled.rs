@@ -8,16 +8,15 @@ use std::time::Duration;
 use common::{ADMIN, Client, HOME, pair};
 use serde_json::json;
 
-#[tokio::test]
-async fn concurrent_throws_on_two_servers_have_exactly_one_winner() {
-    let Some(p) = pair("gs_race").await else {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_throwers_on_four_servers_have_exactly_one_winner() {
+    let Some(f) = common::fleet_on("gs_race", &store::testing::redis_url(), 4).await else {
         return;
     };
-    p.place("shared-prize", 5.0);
+    f.place("shared-prize", 5.0);
     let mut clients = Vec::new();
-    for i in 0..40 {
-        let srv = if i % 2 == 0 { &p.a } else { &p.b };
-        let (mut c, _) = Client::player(srv, &format!("racer-{i}")).await;
+    for i in 0..50 {
+        let (mut c, _) = Client::player(&f.servers[i % 4], &format!("racer-{i}")).await;
         c.locate(1, 0.0).await;
         clients.push(c);
     }
@@ -29,10 +28,28 @@ async fn concurrent_throws_on_two_servers_have_exactly_one_winner() {
     );
     assert_eq!(
         outcomes.iter().filter(|o| *o == "gone").count(),
-        39,
+        49,
         "{outcomes:?}"
     );
-    p.stop().await;
+    // No server shows it any more, within a second of the race.
+    let started = tokio::time::Instant::now();
+    for (i, s) in f.servers.iter().enumerate() {
+        let (mut c, _) = Client::player(s, &format!("looker-{i}")).await;
+        let mut seq = 0;
+        loop {
+            seq += 1;
+            let seen = c.locate(seq, 0.0).await;
+            if seen["creatures"].as_array().unwrap().is_empty() {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "gs-{i} still shows {seen}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    f.stop().await;
 }
 
 #[tokio::test]

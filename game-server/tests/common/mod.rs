@@ -324,15 +324,72 @@ pub async fn throw_all(clients: Vec<Client>, creature: &str) -> Vec<String> {
     outcomes
 }
 
-/// Two game servers sharing one PostgreSQL database and one Redis, as
-/// behind a load balancer.
+/// Game servers sharing one PostgreSQL database and one Redis, as behind
+/// a load balancer.
+pub struct Fleet {
+    pub servers: Vec<TestServer>,
+    /// Their world-sync channel.
+    pub channel: String,
+    _pg: store::testing::TempPostgres,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+/// Starts `n` servers (`gs-0`, `gs-1`, ...) on a fresh database named after
+/// `label` and the Redis at `redis_url`; none when PostgreSQL or Redis is
+/// missing outside CI.
+pub async fn fleet_on(label: &str, redis_url: &str, n: usize) -> Option<Fleet> {
+    let pg = store::testing::TempPostgres::create(label).await?;
+    let channel = format!("{label}:{}", uuid::Uuid::new_v4().simple());
+    let mut servers = Vec::new();
+    let mut dirs = Vec::new();
+    for i in 0..n {
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = options(
+            game_server::ServerConfig {
+                server_id: format!("gs-{i}"),
+                ..config()
+            },
+            dir.path(),
+        );
+        opts.database_url = Some(pg.url().to_owned());
+        opts.redis_url = Some(redis_url.to_owned());
+        opts.sync_channel = channel.clone();
+        opts.analytics.stream_key = format!("{channel}:events");
+        servers.push(start_with(opts).await);
+        dirs.push(dir);
+    }
+    // Every server must be subscribed before the test announces anything.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    Some(Fleet {
+        servers,
+        channel,
+        _pg: pg,
+        _dirs: dirs,
+    })
+}
+
+impl Fleet {
+    /// The same creature in every world, as deterministic placement gives.
+    pub fn place(&self, id: &str, north_m: f64) {
+        for s in &self.servers {
+            s.place(id, north_m, spawner::Rarity::Common);
+        }
+    }
+
+    pub async fn stop(self) {
+        for s in self.servers {
+            s.stop().await;
+        }
+    }
+}
+
+/// Two servers of a [`Fleet`], named for the tests that use two.
 pub struct Pair {
     pub a: TestServer,
     pub b: TestServer,
     /// Their world-sync channel.
     pub channel: String,
-    _pg: store::testing::TempPostgres,
-    _dirs: (tempfile::TempDir, tempfile::TempDir),
+    _rest: Fleet,
 }
 
 /// Starts a [`Pair`] on a fresh database named after `label`; none when
@@ -343,34 +400,14 @@ pub async fn pair(label: &str) -> Option<Pair> {
 
 /// [`pair`] on the Redis at `redis_url`.
 pub async fn pair_on(label: &str, redis_url: &str) -> Option<Pair> {
-    let pg = store::testing::TempPostgres::create(label).await?;
-    let channel = format!("{label}:{}", uuid::Uuid::new_v4().simple());
-    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut servers = Vec::new();
-    for (id, dir) in [("gs-a", &da), ("gs-b", &db)] {
-        let mut opts = options(
-            game_server::ServerConfig {
-                server_id: id.into(),
-                ..config()
-            },
-            dir.path(),
-        );
-        opts.database_url = Some(pg.url().to_owned());
-        opts.redis_url = Some(redis_url.to_owned());
-        opts.sync_channel = channel.clone();
-        opts.analytics.stream_key = format!("{channel}:events");
-        servers.push(start_with(opts).await);
-    }
-    let b = servers.pop().unwrap();
-    let a = servers.pop().unwrap();
-    // Both servers must be subscribed before the test announces anything.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut fleet = fleet_on(label, redis_url, 2).await?;
+    let b = fleet.servers.pop().unwrap();
+    let a = fleet.servers.pop().unwrap();
     Some(Pair {
         a,
         b,
-        channel,
-        _pg: pg,
-        _dirs: (da, db),
+        channel: fleet.channel.clone(),
+        _rest: fleet,
     })
 }
 
