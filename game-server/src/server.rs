@@ -105,6 +105,8 @@ impl GameServer {
                             ws_url: state.cfg.public_ws_url.clone(),
                             capacity: state.cfg.session_capacity,
                             load: state.session_count() as u32,
+                            socket_capacity: u32::try_from(state.cfg.capacity).unwrap_or(u32::MAX),
+                            sockets: u32::try_from(state.connections()).unwrap_or(u32::MAX),
                         };
                         if let Err(e) = registry.heartbeat(&info).await {
                             tracing::warn!(error = %e, "registry heartbeat failed");

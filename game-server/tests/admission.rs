@@ -147,3 +147,43 @@ async fn hellos_beyond_the_limit_are_closed_1013_and_come_back() {
     assert_eq!(welcome["player_id"], b_id.as_str(), "{welcome}");
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn capacity_counts_sockets_and_a_full_server_advertises_no_room() {
+    // Regression: `--capacity` was parsed and never read, and a server
+    // full of sockets still got raids. It now bounds the play sockets (one
+    // more gets 503) and the heartbeat reports them, so the matchmaker
+    // sends a full server no session.
+    let dir = tempfile::tempdir().unwrap();
+    let srv = start_with(options(
+        game_server::ServerConfig {
+            capacity: 1,
+            ..config()
+        },
+        dir.path(),
+    ))
+    .await;
+    let registry = matchmaker::Registry::memory(&Default::default());
+    let beat = srv
+        .server
+        .spawn_heartbeat(registry.clone(), Duration::from_millis(20));
+    let (_held, _) = Client::player(&srv, "first").await;
+    let started = std::time::Instant::now();
+    loop {
+        let rooms = registry.rooms().await.unwrap();
+        if rooms.first().is_some_and(|r| r.info.sockets == 1) {
+            assert_eq!(rooms[0].info.socket_capacity, 1);
+            assert_eq!(rooms[0].room, 0, "a full server advertised room");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{rooms:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refused = tokio_tungstenite::connect_async(format!("ws://{}/v1/play", srv.addr)).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 503),
+        other => panic!("a second socket was not refused with 503: {other:?}"),
+    }
+    beat.abort();
+    srv.stop().await;
+}

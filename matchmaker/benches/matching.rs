@@ -61,6 +61,8 @@ async fn bench_lobby(backend: Backend) -> Bench {
         ws_url: "ws://gs-bench/v1/play".into(),
         capacity: u32::MAX,
         load: 0,
+        socket_capacity: 0,
+        sockets: 0,
     };
     registry.heartbeat(&server).await.unwrap();
     let pois = PoiTable::new((0..POIS).map(|i| (format!("poi-{i}"), 48.0 + i as f64 * 0.01, 11.0)));

@@ -2,7 +2,8 @@
 //! capacity and load; the matchmaker assigns sessions only to servers
 //! whose last heartbeat is fresh and that have room.
 //!
-//! Capacity and load count sessions (shared encounters) a server hosts.
+//! Capacity and load count sessions (shared encounters) a server hosts; a
+//! server that reports all its play sockets taken has no room either.
 //! Sessions assigned since the server's last report are held as short
 //! reservations so that one tick cannot overfill a server.
 
@@ -26,7 +27,8 @@ pub struct ServerRoom {
     pub info: ServerInfo,
     /// Sessions assigned to it recently and not yet in its reported load.
     pub reserved: u32,
-    /// `capacity - load - reserved`, never below zero.
+    /// `capacity - load - reserved`, never below zero; 0 while its play
+    /// sockets are all taken.
     pub room: u32,
 }
 
@@ -200,10 +202,16 @@ impl Registry {
 
 fn room_of(info: ServerInfo, reserved: usize) -> ServerRoom {
     let reserved = u32::try_from(reserved).unwrap_or(u32::MAX);
-    let room = info
-        .capacity
-        .saturating_sub(info.load)
-        .saturating_sub(reserved);
+    // A server whose play sockets are all taken would refuse the players
+    // of any session sent to it (503), whatever its session room.
+    let sockets_full = info.socket_capacity > 0 && info.sockets >= info.socket_capacity;
+    let room = if sockets_full {
+        0
+    } else {
+        info.capacity
+            .saturating_sub(info.load)
+            .saturating_sub(reserved)
+    };
     ServerRoom {
         info,
         reserved,
@@ -271,6 +279,8 @@ mod tests {
             ws_url: format!("ws://{id}/v1/play"),
             capacity,
             load,
+            socket_capacity: 0,
+            sockets: 0,
         }
     }
 
@@ -284,6 +294,21 @@ mod tests {
         assert_eq!((rooms[0].reserved, rooms[0].room), (1, 2));
         r.deregister("a").await.unwrap();
         assert!(r.live().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_server_with_every_socket_taken_has_no_room() {
+        let r = Registry::memory(&MatchConfig::default());
+        let full = ServerInfo {
+            socket_capacity: 3,
+            sockets: 3,
+            ..info("a", 5, 0)
+        };
+        r.heartbeat(&full).await.unwrap();
+        assert_eq!(r.rooms().await.unwrap()[0].room, 0);
+        let one_free = ServerInfo { sockets: 2, ..full };
+        r.heartbeat(&one_free).await.unwrap();
+        assert_eq!(r.rooms().await.unwrap()[0].room, 5);
     }
 
     #[tokio::test]

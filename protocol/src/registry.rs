@@ -14,6 +14,13 @@ pub struct ServerInfo {
     pub capacity: u32,
     /// Sessions it hosts now.
     pub load: u32,
+    /// Most play sockets it holds at once (`--capacity`); 0 when not
+    /// reported (an older server), which sets no socket limit.
+    #[serde(default)]
+    pub socket_capacity: u32,
+    /// Play sockets open now.
+    #[serde(default)]
+    pub sockets: u32,
 }
 
 /// A server's last heartbeat as the registry stores it.
@@ -37,14 +44,23 @@ mod tests {
                 ws_url: "ws://h/v1/play".into(),
                 capacity: 10,
                 load: 2,
+                socket_capacity: 100,
+                sockets: 7,
             },
             heartbeat_ms: 5,
         };
         let text = serde_json::to_string(&h).unwrap();
         assert_eq!(
             text,
-            r#"{"info":{"id":"gs-1","ws_url":"ws://h/v1/play","capacity":10,"load":2},"heartbeat_ms":5}"#
+            r#"{"info":{"id":"gs-1","ws_url":"ws://h/v1/play","capacity":10,"load":2,"socket_capacity":100,"sockets":7},"heartbeat_ms":5}"#
         );
         assert_eq!(serde_json::from_str::<Heartbeat>(&text).unwrap(), h);
+    }
+
+    #[test]
+    fn an_older_servers_heartbeat_without_socket_counts_still_reads() {
+        let old = r#"{"info":{"id":"gs-1","ws_url":"ws://h/v1/play","capacity":10,"load":2},"heartbeat_ms":5}"#;
+        let h: Heartbeat = serde_json::from_str(old).unwrap();
+        assert_eq!((h.info.socket_capacity, h.info.sockets), (0, 0));
     }
 }

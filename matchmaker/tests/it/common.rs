@@ -43,6 +43,8 @@ pub(crate) fn server(id: &str, capacity: u32) -> ServerInfo {
         ws_url: format!("ws://{id}.test/v1/play"),
         capacity,
         load: 0,
+        socket_capacity: 0,
+        sockets: 0,
     }
 }
 
