@@ -17,15 +17,6 @@ fn cafe_north_m() -> f64 {
     (cafe.lat - HOME.0) * 111_195.0
 }
 
-fn ids(nearby: &Value) -> Vec<String> {
-    nearby["creatures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 /// Spawn events in the server's SQLite: (all, distinct creatures).
 async fn spawn_events(dir: &std::path::Path) -> (i64, i64) {
     let url = format!("sqlite://{}", dir.join("geogame.db").display());
@@ -73,12 +64,15 @@ async fn a_restart_brings_back_no_caught_creature_and_counts_no_spawn_twice() {
     // The same data, the same seed: the warm-up places the same creatures.
     let srv = start_warm(config(), dir.path()).await;
     let (mut c, _) = Client::player(&srv, "looker").await;
-    let after = ids(&c.locate(1, cafe_north_m()).await);
+    let after = common::creature_ids(&c.locate(1, cafe_north_m()).await);
     assert!(
         !after.contains(&prize),
         "the caught {prize} is back after the restart: {after:?}"
     );
-    let others: Vec<String> = ids(&before).into_iter().filter(|i| *i != prize).collect();
+    let others: Vec<String> = common::creature_ids(&before)
+        .into_iter()
+        .filter(|i| *i != prize)
+        .collect();
     assert!(
         others.iter().any(|i| after.contains(i)),
         "the restarted world is not the same placement: {others:?} then {after:?}"

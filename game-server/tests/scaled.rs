@@ -83,17 +83,24 @@ async fn a_catch_on_one_server_despawns_the_creature_on_the_other() {
     p.stop().await;
 }
 
-#[tokio::test]
-async fn a_zone_posted_to_one_server_takes_effect_on_the_other_within_a_second() {
-    let Some(p) = pair("gs_zone").await else {
-        return;
-    };
+/// A creature 300 m north of HOME on both servers, and a player on `b`
+/// who sees it.
+async fn neighbour_of_a_resident(p: &common::Pair) -> Client {
     p.place("resident", 300.0);
     let (mut player, _) = Client::player(&p.b, "neighbour").await;
     assert_eq!(
         player.locate(1, 300.0).await["creatures"][0]["id"],
         "resident"
     );
+    player
+}
+
+#[tokio::test]
+async fn a_zone_posted_to_one_server_takes_effect_on_the_other_within_a_second() {
+    let Some(p) = pair("gs_zone").await else {
+        return;
+    };
+    let mut player = neighbour_of_a_resident(&p).await;
     let d = 30.0 / 111_195.0;
     let (lat, lon) = (HOME.0 + 300.0 / 111_195.0, HOME.1);
     let zone = json!({"type":"Feature","properties":{"name":"Museum","reason":"memorial"},
@@ -257,12 +264,7 @@ async fn a_zone_posted_right_after_a_redis_restart_reaches_the_other_server() {
     let Some(p) = common::pair_on("gs_redis_back", &redis.url()).await else {
         return;
     };
-    p.place("resident", 300.0);
-    let (mut player, _) = Client::player(&p.b, "neighbour").await;
-    assert_eq!(
-        player.locate(1, 300.0).await["creatures"][0]["id"],
-        "resident"
-    );
+    let mut player = neighbour_of_a_resident(&p).await;
     redis.kill();
     tokio::time::sleep(Duration::from_millis(300)).await;
     redis.restart();

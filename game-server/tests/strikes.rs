@@ -57,15 +57,6 @@ async fn hello(srv: &TestServer, token: &str) -> (Client, Value) {
     (c, first)
 }
 
-fn ids(nearby: &Value) -> Vec<String> {
-    nearby["creatures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_teleport_warns_a_second_strike_suspends_a_third_bans_and_lifting_steps_back() {
     let dir = tempfile::tempdir().unwrap();
@@ -101,13 +92,13 @@ async fn a_teleport_warns_a_second_strike_suspends_a_third_bans_and_lifting_step
     srv.place("common-1", FAR + 25.0, spawner::Rarity::Common);
     // The server applies the warning just after it stores the strike (the
     // listing above may see the row a moment before), so look a few times.
-    let mut seen = ids(&c.locate(3, FAR + 5.0).await);
+    let mut seen = common::creature_ids(&c.locate(3, FAR + 5.0).await);
     for seq in 100..140 {
         if !seen.contains(&"rare-1".to_owned()) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        seen = ids(&c.locate(seq, FAR + 5.0 + (seq % 2) as f64).await);
+        seen = common::creature_ids(&c.locate(seq, FAR + 5.0 + (seq % 2) as f64).await);
     }
     assert!(
         seen.contains(&"common-1".to_owned()) && !seen.contains(&"rare-1".to_owned()),
@@ -122,7 +113,7 @@ async fn a_teleport_warns_a_second_strike_suspends_a_third_bans_and_lifting_step
     )
     .await;
     assert_eq!(s, 204);
-    assert!(ids(&c.locate(4, FAR + 6.0).await).contains(&"rare-1".to_owned()));
+    assert!(common::creature_ids(&c.locate(4, FAR + 6.0).await).contains(&"rare-1".to_owned()));
     let (s, _) = admin(
         &srv,
         reqwest::Method::DELETE,

@@ -441,3 +441,13 @@ pub async fn waiting_for_lock(conn: &mut sqlx::PgConnection, n: i64) {
     }
     panic!("{n} statements never queued behind the lock");
 }
+
+/// The ids of the creatures in a `nearby` reply, in order.
+pub fn creature_ids(nearby: &Value) -> Vec<String> {
+    nearby["creatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
