@@ -66,7 +66,7 @@ pub struct ServerConfig {
     /// new sign-ins and hellos are shed as above; zero never sheds on lag.
     pub shed_lag: Duration,
     /// Proxies (load balancers) whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The first frame must arrive within this time.
     pub hello_timeout: Duration,
     /// A socket with no frame at all for this long is closed.

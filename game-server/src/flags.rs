@@ -77,10 +77,12 @@ pub struct GameFlags {
     /// minute; 0 for no limit.
     #[arg(long, default_value_t = ServerConfig::default().sign_ins_per_address)]
     pub sign_ins_per_address: usize,
-    /// A load balancer's address whose `X-Forwarded-For` names the client
-    /// (repeatable); requests from others are counted by their own address.
-    #[arg(long = "trusted-proxy")]
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// A load balancer's address, or a network of them (`10.0.0.0/8`, the
+    /// pod network behind a Kubernetes ingress), whose `X-Forwarded-For`
+    /// names the client (repeatable); requests from others are counted by
+    /// their own address.
+    #[arg(long = "trusted-proxy", value_parser = service_kit::parse_trusted_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Sign-ins (guest, register, login, refresh) worked on at once; one
     /// more gets 503 with `Retry-After`.
     #[arg(long, default_value_t = ServerConfig::default().max_pending_sign_ins)]
@@ -276,7 +278,7 @@ mod tests {
         assert_eq!(o.server.sign_ins_per_address, 7);
         assert_eq!(
             o.server.trusted_proxies,
-            vec!["10.0.0.2".parse::<std::net::IpAddr>().unwrap()]
+            vec!["10.0.0.2/32".parse::<ipnet::IpNet>().unwrap()]
         );
         assert_eq!(o.server.capacity, 1);
         assert_eq!(o.server.rate_per_s, 5.0);

@@ -297,7 +297,7 @@ async fn one_address_gets_a_few_password_sign_ins_a_minute_whatever_emails_it_tr
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config();
     cfg.sign_ins_per_address = 3;
-    cfg.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    cfg.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     let srv = start(cfg, dir.path()).await;
     let base = srv.http();
     for i in 0..3 {

@@ -38,7 +38,7 @@ pub use auth::{bearer, bearer_is, hex, random_token};
 pub use cors::{Cors, HttpFlags};
 pub use error::{ApiError, json_response};
 pub use lockout::Lockout;
-pub use peer::Peer;
+pub use peer::{Peer, parse_trusted_proxy};
 pub use ratelimit::{RateDecision, RateLimiter};
 pub use retry::Backoff;
 pub use serving::{BODY_READ_TIMEOUT, HEADER_READ_TIMEOUT, Tasks, every, serve, serve_with};
