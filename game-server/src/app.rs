@@ -131,14 +131,13 @@ pub async fn build(
             )
         }
     };
-    let spawn_cfg = match &opts.spawn_config {
+    let mut spawn_cfg = match &opts.spawn_config {
         Some(p) => {
             let text = std::fs::read_to_string(p).map_err(io("spawn config file"))?;
             SpawnConfig::from_json_str(&text).map_err(|e| AppError::Config(e.to_string()))?
         }
         None => SpawnConfig::default(),
     };
-    let mut spawn_cfg = spawn_cfg;
     if !opts.placement {
         spawn_cfg.species.clear();
     }

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::{AppError, build};
 use crate::config::ServerConfig;
 use crate::flags::StackFlags;
-use crate::standalone::{bind, join, local_addr};
+use crate::standalone::{Listening, join, listen, wind_down};
 
 /// Flags of the `spawner` binary.
 #[derive(Debug, Clone, clap::Parser)]
@@ -50,15 +50,17 @@ pub async fn run(
     shutdown: CancellationToken,
     on_bound: impl FnOnce(SocketAddr),
 ) -> Result<(), AppError> {
-    let cors = args.http.cors().map_err(AppError::Config)?;
-    let tls = args.http.tls().map_err(AppError::Config)?;
     if args.stack.redis_url.as_deref().is_none_or(str::is_empty) {
         tracing::warn!(
             "no --redis-url: the spawner's changes reach no game server (use `geogame up` for one process)"
         );
     }
-    let listener = bind(args.listen).await?;
-    let addr = local_addr(&listener)?;
+    let Listening {
+        cors,
+        tls,
+        listener,
+        addr,
+    } = listen(&args.http, args.listen).await?;
     let server = ServerConfig {
         server_id: SPAWNER_ID.into(),
         ..ServerConfig::default()
@@ -79,21 +81,14 @@ pub async fn run(
     tasks.spawn(app.pipeline.run(shutdown.clone()));
     let served = service_kit::serve_with(listener, router, shutdown.clone(), drain, tls).await;
     shutdown.cancel();
-    if !tasks.drain(std::time::Duration::from_secs(5)).await {
-        tracing::warn!("some background tasks did not stop before the deadline");
-    }
-    app.db.close().await;
-    served.map_err(|source| AppError::Io {
-        what: "serving".into(),
-        source,
-    })
+    wind_down(tasks, &app.db, served).await
 }
 
 /// The spawner's routes: the operator API, health and metrics; no play,
 /// sign-in or pages.
 fn router(server: &crate::server::GameServer) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(crate::http::healthz))
         .route("/metrics", get(service_kit::telemetry::metrics_handler))
         .merge(server.admin_router())
 }

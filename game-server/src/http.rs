@@ -31,7 +31,8 @@ pub(crate) fn router(state: Arc<GameState>) -> Router {
         .merge(crate::web::router(state))
 }
 
-async fn healthz() -> &'static str {
+/// `GET /healthz`: 200 once the process serves.
+pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 

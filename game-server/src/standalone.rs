@@ -45,10 +45,12 @@ pub async fn run(
     shutdown: CancellationToken,
     on_bound: impl FnOnce(SocketAddr),
 ) -> Result<(), AppError> {
-    let cors = args.http.cors().map_err(AppError::Config)?;
-    let tls = args.http.tls().map_err(AppError::Config)?;
-    let listener = bind(args.listen).await?;
-    let addr = local_addr(&listener)?;
+    let Listening {
+        cors,
+        tls,
+        listener,
+        addr,
+    } = listen(&args.http, args.listen).await?;
     let mut opts = args.game.options(addr, &args.server_id, None)?;
     if tls.is_some() && args.game.public_url.is_none() {
         opts.server.public_ws_url = opts.server.public_ws_url.replacen("ws://", "wss://", 1);
@@ -110,17 +112,52 @@ pub async fn run(
     if !app.server.drained(drain).await {
         tracing::warn!("some sockets did not close before the deadline");
     }
+    wind_down(tasks, &app.db, served).await
+}
+
+/// A bound listener with the HTTP flags it is served with.
+pub(crate) struct Listening {
+    pub(crate) cors: service_kit::Cors,
+    pub(crate) tls: Option<service_kit::tls::TlsFiles>,
+    pub(crate) listener: TcpListener,
+    pub(crate) addr: SocketAddr,
+}
+
+/// Checks the HTTP flags and binds `addr` (port 0 works).
+pub(crate) async fn listen(
+    http: &service_kit::HttpFlags,
+    addr: SocketAddr,
+) -> Result<Listening, AppError> {
+    let cors = http.cors().map_err(AppError::Config)?;
+    let tls = http.tls().map_err(AppError::Config)?;
+    let listener = bind(addr).await?;
+    let addr = local_addr(&listener)?;
+    Ok(Listening {
+        cors,
+        tls,
+        listener,
+        addr,
+    })
+}
+
+/// After serving stopped: waits for the background tasks (which flush
+/// what they buffered), closes storage, and reports how serving ended.
+pub(crate) async fn wind_down(
+    tasks: Tasks,
+    db: &store::Db,
+    served: std::io::Result<()>,
+) -> Result<(), AppError> {
     if !tasks.drain(Duration::from_secs(5)).await {
         tracing::warn!("some background tasks did not stop before the deadline");
     }
-    app.db.close().await;
+    db.close().await;
     served.map_err(|source| AppError::Io {
         what: "serving".into(),
         source,
     })
 }
 
-pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
+async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
     TcpListener::bind(addr)
         .await
         .map_err(|source| AppError::Io {
@@ -129,7 +166,7 @@ pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
         })
 }
 
-pub(crate) fn local_addr(l: &TcpListener) -> Result<SocketAddr, AppError> {
+fn local_addr(l: &TcpListener) -> Result<SocketAddr, AppError> {
     l.local_addr().map_err(|source| AppError::Io {
         what: "reading the bound address".into(),
         source,

@@ -51,6 +51,12 @@ trait EventSql {
     async fn mark_relayed(&mut self, ids: &[i64], at_ms: i64) -> Result<u64, sqlx::Error>;
 }
 
+/// A list as one JSON text for SQLite's `json_each` (it has no array
+/// binds): one statement with one bind, whatever the number of items.
+fn json_bind<T: serde::Serialize + ?Sized>(items: &T) -> Result<String, sqlx::Error> {
+    serde_json::to_string(items).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
 /// The multi-row insert statement for `rows` events on SQLite.
 fn sqlite_insert_sql(rows: usize) -> String {
     let tuple = format!("({})", vec!["?"; EVENT_BINDS].join(", "));
@@ -101,7 +107,7 @@ impl EventSql for SqliteConnection {
     async fn delete_outbox(&mut self, ids: &[i64]) -> Result<u64, sqlx::Error> {
         // SQLite has no array binds; one JSON array keeps it one statement
         // with one bind, whatever the number of ids.
-        let list = serde_json::to_string(ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let list = json_bind(ids)?;
         let done = sqlx::query("DELETE FROM outbox WHERE id IN (SELECT value FROM json_each($1))")
             .bind(list)
             .execute(&mut *self)
@@ -110,8 +116,7 @@ impl EventSql for SqliteConnection {
     }
 
     async fn settle_outbox(&mut self, event_ids: &[&str]) -> Result<u64, sqlx::Error> {
-        let list =
-            serde_json::to_string(event_ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let list = json_bind(event_ids)?;
         let done =
             sqlx::query("DELETE FROM outbox WHERE event_id IN (SELECT value FROM json_each($1))")
                 .bind(list)
@@ -121,7 +126,7 @@ impl EventSql for SqliteConnection {
     }
 
     async fn mark_relayed(&mut self, ids: &[i64], at_ms: i64) -> Result<u64, sqlx::Error> {
-        let list = serde_json::to_string(ids).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let list = json_bind(ids)?;
         let done = sqlx::query(
             "UPDATE outbox SET relayed_ms = $2 WHERE id IN (SELECT value FROM json_each($1))",
         )
