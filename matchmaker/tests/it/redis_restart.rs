@@ -59,8 +59,10 @@ async fn a_redis_restart_loses_and_duplicates_nothing() {
             .lobby
             .open_tickets()
             .await
-            .unwrap()
-            == 0)
+            // A slow answer from the fsync-always Redis on a loaded
+            // machine is "not yet", as after the restart below.
+            .map(|n| n == 0)
+            .unwrap_or(false))
         .await
     );
     for i in 0..40 {
